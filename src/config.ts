@@ -1,0 +1,162 @@
+// tagship.toml: what to release and where. Defaults reproduce Open Ticket AI's release (the seed),
+// so an empty file describes that monorepo; every key a user sets is checked, and errors name the
+// key and the file.
+import { readFile } from 'node:fs/promises';
+import TOML from '@iarna/toml';
+import { z } from 'zod';
+
+const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+const VARIANT = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
+const DURATION = /^\d+(?:ms|s|m|h)$/;
+const OWNER_REPO = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})$/;
+// registry[:port]/path, lower-case as OCI references require.
+const IMAGE_REPO = /^[a-z0-9.-]+(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+$/;
+
+const relPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.startsWith('-'), {
+    message: 'must be a relative path inside the repository (no "..", no leading "/" or "-")',
+  });
+
+const httpUrl = z
+  .string()
+  .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), { message: 'must be an http(s) URL' });
+
+const duration = z.string().regex(DURATION, 'must be a duration like "90s", "10m" or "1h"');
+
+export const configSchema = z
+  .object({
+    repository: z
+      .object({
+        owner: z.string().regex(OWNER_REPO, 'must be a GitHub owner name').default('Softoft-Orga'),
+        name: z.string().regex(OWNER_REPO, 'must be a GitHub repository name').default('open-ticket-ai'),
+        // Where workers clone from: a git URL or a local path; defaults to the GitHub repository.
+        url: z.string().min(1).refine((u) => !u.startsWith('-'), 'must not start with "-"').optional(),
+      })
+      .strict()
+      .prefault({}),
+    packages: z
+      .array(z.object({ name: z.string().regex(NAME, 'must be a PEP 508 project name'), path: relPath }).strict())
+      .min(1)
+      .default([
+        { name: 'open-ticket-ai', path: '.' },
+        { name: 'otai-hf-local', path: 'packages/otai_hf_local' },
+        { name: 'otai-otobo-znuny', path: 'packages/otai_otobo_znuny' },
+      ]),
+    variants: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(VARIANT, 'must be lower-case letters, digits, "_", "." or "-"'),
+            packages: z.array(z.string()).min(1),
+          })
+          .strict(),
+      )
+      .default([
+        { name: 'core', packages: ['open-ticket-ai'] },
+        { name: 'hf_local', packages: ['open-ticket-ai', 'otai-hf-local'] },
+        { name: 'otobo_znuny', packages: ['open-ticket-ai', 'otai-otobo-znuny'] },
+        { name: 'all', packages: ['open-ticket-ai', 'otai-hf-local', 'otai-otobo-znuny'] },
+      ]),
+    images: z
+      .object({
+        repository: z.string().regex(IMAGE_REPO, 'must be an image repository like "ghcr.io/owner/name"').default('ghcr.io/softoft-orga/open-ticket-ai'),
+        dockerfile: relPath.default('Dockerfile'),
+        context: relPath.default('.'),
+        platforms: z.array(z.string().regex(PLATFORM, 'must be a platform like "linux/amd64"')).min(1).default(['linux/amd64', 'linux/arm64']),
+        builder: z.enum(['docker', 'buildah']).default('docker'),
+        // Plain-HTTP registry (a local one); production registries use TLS.
+        insecure: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    index: z
+      .object({
+        upload_url: httpUrl.default('https://upload.pypi.org/legacy/'),
+        simple_url: httpUrl.default('https://pypi.org/simple/'),
+      })
+      .strict()
+      .prefault({}),
+    timeouts: z
+      .object({
+        validate: duration.default('5m'),
+        build: duration.default('15m'),
+        publish: duration.default('10m'),
+        visible: duration.default('30m'),
+        image: duration.default('60m'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    cfg.packages.forEach((p, i) => {
+      if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['packages', i, 'name'], message: `duplicate package "${p.name}"` });
+      names.add(p.name);
+    });
+    const variants = new Set<string>();
+    cfg.variants.forEach((v, i) => {
+      if (variants.has(v.name)) ctx.addIssue({ code: 'custom', path: ['variants', i, 'name'], message: `duplicate variant "${v.name}"` });
+      variants.add(v.name);
+      v.packages.forEach((p, j) => {
+        if (!names.has(p)) {
+          ctx.addIssue({ code: 'custom', path: ['variants', i, 'packages', j], message: `unknown package "${p}" (not in [[packages]])` });
+        }
+      });
+    });
+  });
+
+export type TagshipConfig = z.output<typeof configSchema>;
+export type PackageConfig = TagshipConfig['packages'][number];
+export type VariantConfig = TagshipConfig['variants'][number];
+
+export const CONFIG_FILE = 'tagship.toml';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('') || '(top level)';
+}
+
+/** Parses tagship.toml text; `source` names the file in errors. */
+export function parseConfig(text: string, source: string): TagshipConfig {
+  let raw: unknown;
+  try {
+    raw = TOML.parse(text);
+  } catch (err) {
+    const e = err as { line?: number; col?: number; message: string };
+    const where = e.line !== undefined ? `:${e.line + 1}:${(e.col ?? 0) + 1}` : '';
+    throw new ConfigError(`${source}${where}: invalid TOML: ${e.message.split('\n')[0]}`);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+    throw new ConfigError(`${source}: invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Reads a config file; a missing file gives the defaults only when `optional`. */
+export async function loadConfig(file: string, { optional = false } = {}): Promise<TagshipConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (optional) return parseConfig('', file);
+      throw new ConfigError(`${file}: configuration file not found`);
+    }
+    throw err;
+  }
+  return parseConfig(text, file);
+}
+
+/** The workflow id of a release: one per repository and version, so redeliveries never start twice. */
+export function releaseWorkflowId(cfg: Pick<TagshipConfig, 'repository'>, version: string): string {
+  return `release/${cfg.repository.owner}/${cfg.repository.name}/v${version}`;
+}

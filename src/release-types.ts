@@ -1,0 +1,64 @@
+// Plain data that crosses the workflow/activity boundary. Kept small on purpose: names, hashes and
+// digests only; never file bytes, logs or secrets, because all of it lands in workflow history.
+import type { TagshipConfig } from './config';
+
+export interface ReleaseInput {
+  readonly config: TagshipConfig;
+  /** The pushed tag, e.g. "v1.0.18". */
+  readonly tag: string;
+  /** Validate and build only: nothing is uploaded or pushed. */
+  readonly dryRun?: boolean;
+}
+
+export interface ValidatedRelease {
+  readonly version: string;
+  /** Full commit id the tag points at; every later step works from exactly this commit. */
+  readonly commit: string;
+  readonly packages: readonly { readonly name: string; readonly version: string }[];
+}
+
+export interface BuiltFile {
+  readonly filename: string;
+  readonly kind: 'sdist' | 'wheel';
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface BuiltPackage {
+  readonly package: string;
+  readonly version: string;
+  readonly files: readonly BuiltFile[];
+}
+
+export interface PublishedPackage {
+  readonly package: string;
+  readonly uploaded: readonly string[];
+  /** Files the index already had with the same sha256 (a retried or repeated release). */
+  readonly alreadyPresent: readonly string[];
+}
+
+export interface VisiblePackage {
+  readonly package: string;
+  readonly polls: number;
+}
+
+export interface PublishedImage {
+  readonly variant: string;
+  /** Full references pushed, e.g. "ghcr.io/o/r:1.0.18-core". */
+  readonly tags: readonly string[];
+  /** Digest of the multi-platform index as read back from the registry. */
+  readonly digest: string;
+  readonly platforms: readonly string[];
+  /** Why `<variant>-latest` was or was not moved. */
+  readonly latest: { readonly moved: boolean; readonly reason: string };
+}
+
+export interface ReleaseSummary {
+  readonly repository: string;
+  readonly tag: string;
+  readonly version: string;
+  readonly commit: string;
+  readonly dryRun: boolean;
+  readonly packages: readonly (BuiltPackage & { readonly uploaded: readonly string[]; readonly alreadyPresent: readonly string[] })[];
+  readonly images: readonly PublishedImage[];
+}
