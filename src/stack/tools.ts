@@ -56,4 +56,5 @@ export const tools = {
   skopeo: () => findTool('skopeo', 'apt-get install skopeo'),
   dockerRegistry: () => findTool('docker-registry', 'apt-get install docker-registry'),
   docker: () => findTool('docker', 'install the Docker CLI with the buildx plugin'),
+  twine: () => findTool('twine', 'pip install twine'),
 };

@@ -1,0 +1,19 @@
+// The worker's activities, bound to this worker's settings (paths and credentials stay out of
+// workflow payloads). Each one is small, idempotent, and takes and returns plain data.
+import type { WorkerSettings } from '../src/worker-settings';
+import { buildPackage, type BuildPackageInput } from './build-package';
+import { whileHeartbeating } from './heartbeat';
+import { publishImage, type PublishImageInput } from './publish-image';
+import { publishPackage, type PublishPackageInput } from './publish-package';
+import { validateRelease, type ValidateInput } from './validate-release';
+import { waitUntilVisible, type WaitVisibleInput } from './wait-visible';
+
+export function createActivities(settings: WorkerSettings) {
+  return {
+    validateRelease: (input: ValidateInput) => validateRelease(settings, input),
+    buildPackage: (input: BuildPackageInput) => whileHeartbeating(input.package, () => buildPackage(settings, input)),
+    publishPackage: (input: PublishPackageInput) => whileHeartbeating(input.package, () => publishPackage(settings, input)),
+    waitUntilVisible: (input: WaitVisibleInput) => waitUntilVisible(input),
+    publishImage: (input: PublishImageInput) => whileHeartbeating(input.variant, () => publishImage(settings, input)),
+  };
+}

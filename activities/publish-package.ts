@@ -1,0 +1,107 @@
+// Upload one package's built files to the index. Idempotent by content: a file the index already
+// has with the same sha256 is done; one it has with another sha256 can never be fixed by retrying
+// (indexes never let a file name be reused), so that is a permanent error naming both hashes.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TagshipConfig } from '../src/config';
+import type { BuiltFile, PublishedPackage } from '../src/release-types';
+import { tools } from '../src/stack/tools';
+import type { Credentials, WorkerSettings } from '../src/worker-settings';
+import { fetchArtifact } from './artifact-store';
+import { IndexHttpError, listProjectFiles, type IndexFile } from './simple-index';
+
+export interface PublishPackageInput {
+  readonly config: TagshipConfig;
+  readonly package: string;
+  readonly version: string;
+  readonly files: readonly BuiltFile[];
+}
+
+export interface UploadPlan {
+  readonly upload: readonly BuiltFile[];
+  readonly alreadyPresent: readonly string[];
+}
+
+/** Compares what we built with what the index has. */
+export function planUpload(indexUrl: string, built: readonly BuiltFile[], onIndex: readonly IndexFile[]): UploadPlan {
+  const upload: BuiltFile[] = [];
+  const alreadyPresent: string[] = [];
+  for (const file of built) {
+    const existing = onIndex.find((f) => f.filename === file.filename);
+    if (!existing) {
+      upload.push(file);
+    } else if (existing.sha256 === file.sha256) {
+      alreadyPresent.push(file.filename);
+    } else {
+      throw ApplicationFailure.nonRetryable(
+        `${file.filename} is already on ${indexUrl} with sha256 ${existing.sha256 ?? '(not listed)'}, but this release built sha256 ${file.sha256}; ` +
+          'a published file can never be replaced: release a new version',
+        'IndexFileConflict',
+      );
+    }
+  }
+  return { upload, alreadyPresent };
+}
+
+function statusOf(output: string): number | undefined {
+  const m = /\b(?:status(?: code)?:?\s*|HTTP\s*)(\d{3})\b/i.exec(output) ?? /\b([45]\d\d) [A-Z][a-z]+/.exec(output);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function indexFiles(config: TagshipConfig, name: string): Promise<IndexFile[]> {
+  try {
+    return await listProjectFiles(config.index.simple_url, name);
+  } catch (err) {
+    if (err instanceof IndexHttpError && !err.retryable) {
+      throw ApplicationFailure.nonRetryable(err.message, 'IndexRefused');
+    }
+    throw err;
+  }
+}
+
+async function upload(config: TagshipConfig, credentials: Credentials, paths: readonly string[]): Promise<void> {
+  const res = await execa(
+    tools.uv(),
+    ['publish', '--no-progress', '--trusted-publishing', 'never', '--publish-url', config.index.upload_url, ...paths],
+    {
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      // Credentials only through the environment: argv is visible to every user of the machine.
+      env: { UV_PUBLISH_USERNAME: credentials.username, UV_PUBLISH_PASSWORD: credentials.password, NO_COLOR: '1' },
+    },
+  );
+  if (res.exitCode === 0) return;
+  const output = (res.all ?? '').split(credentials.password).join('***').trim().split('\n').slice(-8).join('\n');
+  const status = statusOf(output);
+  const message = `upload to ${config.index.upload_url} failed${status ? ` (HTTP ${status})` : ''}:\n${output}`;
+  // 4xx other than throttling/timeouts/conflicts will not change on retry; 409 means another
+  // attempt raced us, which the next attempt's index check settles.
+  if (status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status)) {
+    throw ApplicationFailure.nonRetryable(message, status === 401 || status === 403 ? 'IndexAuthRejected' : 'IndexRejected');
+  }
+  throw new Error(message);
+}
+
+export async function publishPackage(settings: WorkerSettings, input: PublishPackageInput): Promise<PublishedPackage> {
+  const plan = planUpload(input.config.index.upload_url, input.files, await indexFiles(input.config, input.package));
+  if (plan.upload.length === 0) return { package: input.package, uploaded: [], alreadyPresent: plan.alreadyPresent };
+  if (!settings.index) {
+    throw ApplicationFailure.nonRetryable(
+      'no index credentials on this worker: set TAGSHIP_INDEX_TOKEN (or TAGSHIP_INDEX_USERNAME and TAGSHIP_INDEX_PASSWORD)',
+      'IndexCredentialsMissing',
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'tagship-publish-'));
+  try {
+    const paths: string[] = [];
+    for (const f of plan.upload) paths.push(await fetchArtifact(settings.artifactDir, f.sha256, f.filename, dir));
+    await upload(input.config, settings.index, paths);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { package: input.package, uploaded: plan.upload.map((f) => f.filename), alreadyPresent: plan.alreadyPresent };
+}

@@ -1,0 +1,81 @@
+// Reads a project's file list from a PyPI Simple API (PEP 503 HTML or PEP 691 JSON): what pip and
+// uv read, so "listed here" is exactly "installable by the image build".
+import { normalizeProjectName } from '../src/version';
+
+export interface IndexFile {
+  readonly filename: string;
+  readonly sha256?: string;
+}
+
+export class IndexHttpError extends Error {
+  override name = 'IndexHttpError';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 429 || this.status === 408 || this.status >= 500;
+  }
+}
+
+export function projectUrl(simpleUrl: string, project: string): string {
+  const base = simpleUrl.endsWith('/') ? simpleUrl : `${simpleUrl}/`;
+  return new URL(`${normalizeProjectName(project)}/`, base).toString();
+}
+
+const ANCHOR_RE = /<a\s[^>]*href="([^"]+)"[^>]*>([^<]*)<\/a>/gi;
+
+function decodeEntities(s: string): string {
+  return s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+}
+
+export function parseSimpleHtml(html: string): IndexFile[] {
+  const files: IndexFile[] = [];
+  for (const m of html.matchAll(ANCHOR_RE)) {
+    const href = decodeEntities(m[1]!);
+    const hash = /#sha256=([0-9a-f]{64})/i.exec(href)?.[1]?.toLowerCase();
+    const path = href.split('#')[0]!.split('?')[0]!;
+    const filename = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1)) || decodeEntities(m[2]!.trim());
+    files.push(hash ? { filename, sha256: hash } : { filename });
+  }
+  return files;
+}
+
+interface Pep691 {
+  files?: { filename?: unknown; hashes?: { sha256?: unknown } }[];
+}
+
+export function parseSimpleJson(body: Pep691): IndexFile[] {
+  return (body.files ?? []).flatMap((f) =>
+    typeof f.filename === 'string'
+      ? [typeof f.hashes?.sha256 === 'string' ? { filename: f.filename, sha256: f.hashes.sha256.toLowerCase() } : { filename: f.filename }]
+      : [],
+  );
+}
+
+/** The files the index lists for `project`; an unknown project lists none. */
+export async function listProjectFiles(simpleUrl: string, project: string, signal?: AbortSignal): Promise<IndexFile[]> {
+  const url = projectUrl(simpleUrl, project);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { accept: 'application/vnd.pypi.simple.v1+json, text/html;q=0.5' },
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new IndexHttpError(`cannot reach ${url}: ${(err as Error).message}`, 0);
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return [];
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new IndexHttpError(`${url} answered HTTP ${res.status}`, res.status);
+  }
+  const type = res.headers.get('content-type') ?? '';
+  if (type.includes('json')) return parseSimpleJson((await res.json()) as Pep691);
+  return parseSimpleHtml(await res.text());
+}

@@ -1,0 +1,30 @@
+// Validate a tag at its commit: the tag has the v*.*.* shape, every configured pyproject.toml has
+// one identical version, and the tag names it. Failures use the seed's words and never retry.
+import { ApplicationFailure } from '@temporalio/common';
+import type { TagshipConfig } from '../src/config';
+import type { ValidatedRelease } from '../src/release-types';
+import { versionFromTag } from '../src/version';
+import { checkVersions } from '../src/versions';
+import type { WorkerSettings } from '../src/worker-settings';
+import { ensureCheckout, resolveTag } from './git-checkout';
+import { repoRef } from './repo-ref';
+
+export interface ValidateInput {
+  readonly config: TagshipConfig;
+  readonly tag: string;
+}
+
+export async function validateRelease(settings: WorkerSettings, input: ValidateInput): Promise<ValidatedRelease> {
+  const version = versionFromTag(input.tag);
+  if (version === undefined) {
+    throw ApplicationFailure.nonRetryable(`ERROR: Tag '${input.tag}' does not match v*.*.* (e.g. v1.0.18)`, 'InvalidTag');
+  }
+  const repo = repoRef(input.config);
+  const commit = await resolveTag(settings.workDir, repo, input.tag);
+  const checkout = await ensureCheckout(settings.workDir, repo, input.tag, commit);
+  const result = await checkVersions({ repoDir: checkout, config: input.config, tag: input.tag });
+  if (!result.ok) {
+    throw ApplicationFailure.nonRetryable(result.errors.join('\n'), 'VersionMismatch');
+  }
+  return { version, commit, packages: result.packages.map((p) => ({ name: p.name, version: p.version })) };
+}
