@@ -15,13 +15,29 @@ const retry = (maximumAttempts: number): ActivityOptions['retry'] => ({
   maximumAttempts,
 });
 
-function steps(timeouts: TagshipConfig['timeouts']) {
+type StepKind = 'validate' | 'build' | 'publish' | 'visible' | 'image';
+
+function stepOptions(timeouts: TagshipConfig['timeouts']): Record<StepKind, ActivityOptions> {
   return {
-    validate: proxyActivities<Activities>({ startToCloseTimeout: timeouts.validate, retry: retry(5) }).validateRelease,
-    build: proxyActivities<Activities>({ startToCloseTimeout: timeouts.build, heartbeatTimeout: '1m', retry: retry(3) }).buildPackage,
-    publish: proxyActivities<Activities>({ startToCloseTimeout: timeouts.publish, heartbeatTimeout: '1m', retry: retry(8) }).publishPackage,
-    visible: proxyActivities<Activities>({ startToCloseTimeout: timeouts.visible, heartbeatTimeout: '1m', retry: retry(5) }).waitUntilVisible,
-    image: proxyActivities<Activities>({ startToCloseTimeout: timeouts.image, heartbeatTimeout: '2m', retry: retry(5) }).publishImage,
+    validate: { startToCloseTimeout: timeouts.validate, retry: retry(5) },
+    build: { startToCloseTimeout: timeouts.build, heartbeatTimeout: '1m', retry: retry(3) },
+    publish: { startToCloseTimeout: timeouts.publish, heartbeatTimeout: '1m', retry: retry(8) },
+    visible: { startToCloseTimeout: timeouts.visible, heartbeatTimeout: '1m', retry: retry(5) },
+    image: { startToCloseTimeout: timeouts.image, heartbeatTimeout: '2m', retry: retry(5) },
+  };
+}
+
+/** Activities whose id names the step ("build:open-ticket-ai"), so history and UI read as the release's steps. */
+function steps(timeouts: TagshipConfig['timeouts']) {
+  const options = stepOptions(timeouts);
+  const named = (kind: StepKind, subject?: string) =>
+    proxyActivities<Activities>({ ...options[kind], activityId: subject === undefined ? kind : `${kind}:${subject}` });
+  return {
+    validate: (a: Parameters<Activities['validateRelease']>[0]) => named('validate').validateRelease(a),
+    build: (a: Parameters<Activities['buildPackage']>[0]) => named('build', a.package).buildPackage(a),
+    publish: (a: Parameters<Activities['publishPackage']>[0]) => named('publish', a.package).publishPackage(a),
+    visible: (a: Parameters<Activities['waitUntilVisible']>[0]) => named('visible', a.package).waitUntilVisible(a),
+    image: (a: Parameters<Activities['publishImage']>[0]) => named('image', a.variant).publishImage(a),
   };
 }
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // The tagship command line. Each command group lives in its own module and registers itself here.
 import { Command, CommanderError } from 'commander';
+import { registerDevCommand } from './dev-command';
+import { registerReleaseCommands } from './release-command';
 import { registerVersionsCommands } from './versions-command';
+import { registerWorkerCommand } from './worker-command';
 
 export function buildProgram(): Command {
   const program = new Command('tagship')
@@ -9,6 +12,9 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerVersionsCommands(program);
+  registerReleaseCommands(program);
+  registerWorkerCommand(program);
+  registerDevCommand(program);
   return program;
 }
 

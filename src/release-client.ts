@@ -1,0 +1,173 @@
+// Starting and following releases from outside the worker: the CLI, the demo and the tests.
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { releaseWorkflowId, type TagshipConfig } from './config';
+import type { ReleaseSummary } from './release-types';
+import { versionFromTag } from './version';
+
+export interface TemporalTarget {
+  readonly address: string;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  /** Base URL of the Temporal UI, for links. */
+  readonly uiUrl: string;
+}
+
+export function targetFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
+  return {
+    address: env.TAGSHIP_TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    namespace: env.TAGSHIP_NAMESPACE ?? 'default',
+    taskQueue: env.TAGSHIP_TASK_QUEUE ?? 'tagship',
+    uiUrl: env.TAGSHIP_UI_URL ?? 'http://127.0.0.1:8233',
+  };
+}
+
+export async function connectClient(target: Pick<TemporalTarget, 'address' | 'namespace'>): Promise<Client> {
+  const connection = await Connection.connect({ address: target.address });
+  return new Client({ connection, namespace: target.namespace });
+}
+
+export function workflowUiLink(target: Pick<TemporalTarget, 'uiUrl' | 'namespace'>, workflowId: string): string {
+  return `${target.uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(target.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+export class InvalidTagError extends Error {
+  override name = 'InvalidTagError';
+}
+
+export interface StartedRelease {
+  readonly workflowId: string;
+  readonly runId: string;
+  /** False when a release with this id was already running (or done) and was reused. */
+  readonly started: boolean;
+  readonly handle: WorkflowHandle;
+}
+
+/**
+ * Starts the release of `tag`, or returns the one already running for it: the workflow id is a
+ * function of repository and version, so a redelivered webhook or a re-run CI job never releases twice.
+ */
+export async function startRelease(
+  client: Client,
+  target: Pick<TemporalTarget, 'taskQueue'>,
+  config: TagshipConfig,
+  tag: string,
+  opts: { dryRun?: boolean } = {},
+): Promise<StartedRelease> {
+  const version = versionFromTag(tag);
+  if (version === undefined) throw new InvalidTagError(`ERROR: Tag '${tag}' does not match v*.*.* (e.g. v1.0.18)`);
+  const workflowId = releaseWorkflowId(config, version) + (opts.dryRun ? '/dry-run' : '');
+  const running = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => (d.status.name === 'RUNNING' ? d : undefined))
+    .catch(() => undefined);
+  if (running) return { workflowId, runId: running.runId, started: false, handle: client.workflow.getHandle(workflowId) };
+  try {
+    const handle = await client.workflow.start('release', {
+      taskQueue: target.taskQueue,
+      workflowId,
+      args: [{ config, tag, dryRun: opts.dryRun ?? false }],
+      // Two starts racing each other land on one run.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      // A failed or terminated release may be started again; a completed one is never repeated.
+      workflowIdReusePolicy: opts.dryRun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
+    return { workflowId, runId: handle.firstExecutionRunId, started: true, handle };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new ReleaseAlreadyDoneError(`${workflowId} has already completed; a released version is never released again`);
+    }
+    throw err;
+  }
+}
+
+export class ReleaseAlreadyDoneError extends Error {
+  override name = 'ReleaseAlreadyDoneError';
+}
+
+export type StepEvent =
+  | { readonly kind: 'scheduled'; readonly step: string }
+  | { readonly kind: 'started'; readonly step: string; readonly attempt: number }
+  | { readonly kind: 'completed'; readonly step: string; readonly ms: number }
+  | { readonly kind: 'failed'; readonly step: string; readonly message: string }
+  | { readonly kind: 'retrying'; readonly step: string; readonly attempt: number; readonly message: string };
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = temporal.api.enums.v1.EventType;
+
+function ms(t: HistoryEvent['eventTime']): number {
+  if (!t) return 0;
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+/** Translates history events into step events; `scheduled` maps event ids to step names. */
+export function stepEvents(events: readonly HistoryEvent[], scheduled = new Map<number, { step: string; at: number }>()): StepEvent[] {
+  const out: StepEvent[] = [];
+  for (const e of events) {
+    const id = Number(e.eventId ?? 0);
+    switch (e.eventType) {
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
+        const step = e.activityTaskScheduledEventAttributes?.activityId ?? '?';
+        scheduled.set(id, { step, at: ms(e.eventTime) });
+        out.push({ kind: 'scheduled', step });
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+        const a = e.activityTaskStartedEventAttributes;
+        const s = scheduled.get(Number(a?.scheduledEventId ?? 0));
+        const attempt = a?.attempt ?? 1;
+        if (s && attempt > 1) {
+          const message = a?.lastFailure?.message ?? '';
+          out.push({ kind: 'retrying', step: s.step, attempt, message });
+        } else if (s) out.push({ kind: 'started', step: s.step, attempt });
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: {
+        const s = scheduled.get(Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? 0));
+        if (s) out.push({ kind: 'completed', step: s.step, ms: ms(e.eventTime) - s.at });
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: {
+        const a = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+        const s = scheduled.get(Number(a?.scheduledEventId ?? 0));
+        if (s) out.push({ kind: 'failed', step: s.step, message: a?.failure?.message ?? 'timed out' });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Follows a release until it closes, calling `onStep` for each step event as it appears in
+ * history, and returns the summary (or throws the workflow's failure).
+ */
+export async function followRelease(handle: WorkflowHandle, onStep: (e: StepEvent) => void, pollMs = 500): Promise<ReleaseSummary> {
+  const scheduled = new Map<number, { step: string; at: number }>();
+  let seen = 0;
+  const result = handle.result() as Promise<ReleaseSummary>;
+  let done = false;
+  result.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (;;) {
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    for (const e of stepEvents(events.slice(seen), scheduled)) onStep(e);
+    seen = events.length;
+    if (done) break;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return result;
+}
+
+/** Reads a payload from history as plain data (used by the benchmark and tests). */
+export function decodePayload(p: temporal.api.common.v1.IPayload | null | undefined): unknown {
+  return p ? defaultPayloadConverter.fromPayload(p as never) : undefined;
+}

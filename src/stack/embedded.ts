@@ -1,0 +1,83 @@
+// The embedded stack: a real Temporal dev server (with UI), a real PyPI-compatible index
+// (pypiserver) and a real OCI registry (docker-registry), all on 127.0.0.1. `tagship dev`, the
+// demo, the end-to-end tests and the benchmark all run on it.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TagshipConfig } from '../config';
+import type { WorkerSettings } from '../worker-settings';
+import { startPypiServer } from './pypiserver';
+import { startRegistry } from './registry';
+import { startTemporalDevServer } from './temporal';
+
+export interface EmbeddedStack {
+  readonly dataDir: string;
+  readonly temporal: { readonly address: string; readonly uiUrl: string; readonly namespace: string };
+  readonly index: { readonly uploadUrl: string; readonly simpleUrl: string; readonly username: string; readonly password: string };
+  readonly registry: { readonly host: string };
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedStackOptions {
+  readonly dataDir: string;
+  readonly temporalPort?: number;
+  readonly uiPort?: number;
+  /** Keep Temporal's state in dataDir across restarts (tagship dev); tests use memory. */
+  readonly persistent?: boolean;
+  readonly headless?: boolean;
+}
+
+export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<EmbeddedStack> {
+  await mkdir(opts.dataDir, { recursive: true });
+  const started: { stop(): Promise<void> }[] = [];
+  const track = <T extends { stop(): Promise<void> }>(p: Promise<T>) =>
+    p.then((s) => {
+      started.push(s);
+      return s;
+    });
+  try {
+    const [temporal, index, registry] = await Promise.all([
+      track(
+        startTemporalDevServer({
+          ...(opts.temporalPort ? { port: opts.temporalPort } : {}),
+          ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
+          ...(opts.persistent ? { dbFile: join(opts.dataDir, 'temporal.db') } : {}),
+          headless: opts.headless ?? false,
+        }),
+      ),
+      track(startPypiServer({ dataDir: join(opts.dataDir, 'index') })),
+      track(startRegistry({ dataDir: join(opts.dataDir, 'registry') })),
+    ]);
+    return {
+      dataDir: opts.dataDir,
+      temporal: { address: temporal.address, uiUrl: temporal.uiUrl, namespace: temporal.namespace },
+      index: { uploadUrl: index.uploadUrl, simpleUrl: index.simpleUrl, username: index.username, password: index.password },
+      registry: { host: registry.host },
+      async stop() {
+        await Promise.allSettled(started.map((s) => s.stop()));
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.stop()));
+    throw err;
+  }
+}
+
+/** A release config pointed at the embedded index and registry, fetching from `repoUrl`. */
+export function configForStack(config: TagshipConfig, stack: EmbeddedStack, repoUrl: string): TagshipConfig {
+  const imageName = config.images.repository.split('/').slice(1).join('/');
+  return {
+    ...config,
+    repository: { ...config.repository, url: repoUrl },
+    index: { upload_url: stack.index.uploadUrl, simple_url: stack.index.simpleUrl },
+    images: { ...config.images, repository: `${stack.registry.host}/${imageName}`, builder: 'buildah', insecure: true },
+  };
+}
+
+/** Worker settings for the embedded stack: its index credentials, storage under dataDir. */
+export function workerSettingsForStack(stack: EmbeddedStack): WorkerSettings {
+  return {
+    workDir: join(stack.dataDir, 'work'),
+    artifactDir: join(stack.dataDir, 'artifacts'),
+    index: { username: stack.index.username, password: stack.index.password },
+  };
+}

@@ -1,0 +1,149 @@
+// The whole release on real parts: git tag → uv build → pypiserver → buildah → docker-registry,
+// orchestrated by the real Temporal dev server and an in-process worker.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { ReleaseAlreadyDoneError, followRelease, startRelease, type StepEvent } from '../src/release-client';
+import type { ReleaseSummary } from '../src/release-types';
+import { git, tagVersion } from '../src/demo/example-repo';
+import { listProjectFiles } from '../activities/simple-index';
+import { workflowsPath } from '../worker/run';
+import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
+
+const VARIANTS = ['core', 'hf_local', 'otobo_znuny', 'all'];
+const PACKAGES = ['open-ticket-ai', 'otai-hf-local', 'otai-otobo-znuny'];
+
+async function manifest(env: ReleaseEnv, tag: string): Promise<{ digest: string; platforms: string[] }> {
+  const name = env.config.images.repository.split('/').slice(1).join('/');
+  const res = await fetch(`http://${env.stack.registry.host}/v2/${name}/manifests/${tag}`, {
+    headers: { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json' },
+  });
+  assert.equal(res.status, 200, `registry has ${tag}`);
+  const body = (await res.json()) as { manifests: { platform: { os: string; architecture: string } }[] };
+  return {
+    digest: res.headers.get('docker-content-digest') ?? '',
+    platforms: body.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort(),
+  };
+}
+
+async function failureMessage(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof WorkflowFailedError, `expected a workflow failure, got ${String(err)}`);
+    let e: Error | undefined = err;
+    const messages: string[] = [];
+    while (e) {
+      messages.push(e.message);
+      e = (e as { cause?: Error }).cause;
+    }
+    return messages.join('\n');
+  }
+  assert.fail('the release should have failed');
+}
+
+describe('release end to end', { timeout: 15 * 60_000 }, () => {
+  let env: ReleaseEnv;
+  let summary: ReleaseSummary;
+  let workflowId: string;
+  const steps: StepEvent[] = [];
+
+  before(async () => {
+    env = await startReleaseEnv('1.0.18');
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  it('publishes every package file and every image variant for both platforms', async () => {
+    const started = await startRelease(env.client, env.target, env.config, 'v1.0.18');
+    workflowId = started.workflowId;
+    assert.equal(workflowId, 'release/Softoft-Orga/open-ticket-ai/v1.0.18');
+    summary = await followRelease(started.handle, (e) => steps.push(e), 200);
+
+    assert.equal(summary.version, '1.0.18');
+    assert.deepEqual(summary.packages.map((p) => p.package).sort(), [...PACKAGES].sort());
+    for (const pkg of summary.packages) {
+      assert.equal(pkg.files.length, 2, `${pkg.package} has an sdist and a wheel`);
+      const onIndex = await listProjectFiles(env.stack.index.simpleUrl, pkg.package);
+      for (const file of pkg.files) {
+        const listed = onIndex.find((f) => f.filename === file.filename);
+        assert.ok(listed, `${file.filename} is on the index`);
+        assert.equal(listed.sha256, file.sha256, `${file.filename} on the index has the built hash`);
+        // The bytes the index serves hash to what the build recorded.
+        const url = new URL(`../../packages/${file.filename}`, `${env.stack.index.simpleUrl}${pkg.package}/`);
+        const bytes = Buffer.from(await (await fetch(url)).arrayBuffer());
+        assert.equal(createHash('sha256').update(bytes).digest('hex'), file.sha256);
+        assert.equal(bytes.length, file.size);
+      }
+      assert.deepEqual([...pkg.uploaded].sort(), pkg.files.map((f) => f.filename).sort());
+    }
+
+    assert.deepEqual(summary.images.map((i) => i.variant).sort(), [...VARIANTS].sort());
+    for (const variant of VARIANTS) {
+      const versioned = await manifest(env, `1.0.18-${variant}`);
+      const latest = await manifest(env, `${variant}-latest`);
+      assert.deepEqual(versioned.platforms, ['linux/amd64', 'linux/arm64']);
+      assert.equal(latest.digest, versioned.digest, `${variant}-latest points at 1.0.18`);
+      const image = summary.images.find((i) => i.variant === variant)!;
+      assert.equal(image.digest, versioned.digest);
+      assert.equal(image.latest.moved, true);
+    }
+  });
+
+  it('names every step in history and starts an image only after its packages are visible', () => {
+    const completedAt = (step: string) => steps.findIndex((e) => e.kind === 'completed' && e.step === step);
+    const startedAt = (step: string) => steps.findIndex((e) => e.kind === 'scheduled' && e.step === step);
+    for (const p of PACKAGES) {
+      for (const kind of ['build', 'publish', 'visible']) assert.ok(completedAt(`${kind}:${p}`) >= 0, `${kind}:${p} completed`);
+    }
+    assert.ok(startedAt('image:core') > completedAt('visible:open-ticket-ai'));
+    assert.ok(startedAt('image:all') > completedAt('visible:otai-hf-local'));
+    assert.ok(startedAt('image:all') > completedAt('visible:otai-otobo-znuny'));
+  });
+
+  it('replays its own history deterministically', async () => {
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    await Worker.runReplayHistory({ workflowsPath }, history, workflowId);
+    if (process.env.TAGSHIP_RECORD_HISTORY) {
+      await writeFile(join(import.meta.dirname, 'fixtures', 'release-v1.0.18.history.json'), JSON.stringify(history, null, 1));
+    }
+  });
+
+  it('never releases a completed version twice', async () => {
+    await assert.rejects(startRelease(env.client, env.target, env.config, 'v1.0.18'), ReleaseAlreadyDoneError);
+  });
+
+  it('rejects packages whose versions differ, with the seed\'s words', async () => {
+    await writeFile(join(env.repoDir, 'packages/otai_hf_local/pyproject.toml'), (await import('node:fs')).readFileSync(join(env.repoDir, 'packages/otai_hf_local/pyproject.toml'), 'utf8').replace('version = "1.0.18"', 'version = "1.0.19"'));
+    await git(env.repoDir, ['commit', '--quiet', '-am', 'bump one plugin only']);
+    await git(env.repoDir, ['tag', 'v1.0.19']);
+    const started = await startRelease(env.client, env.target, env.config, 'v1.0.19');
+    const message = await failureMessage(started.handle.result());
+    assert.match(message, /ERROR: All package versions must be identical!/);
+  });
+
+  it('rejects a tag that does not match the package version', async () => {
+    await git(env.repoDir, ['checkout', '--quiet', 'v1.0.18']);
+    await git(env.repoDir, ['tag', 'v1.0.20']);
+    const started = await startRelease(env.client, env.target, env.config, 'v1.0.20');
+    const message = await failureMessage(started.handle.result());
+    assert.match(message, /ERROR: Tag version \(1\.0\.20\) doesn't match package version \(1\.0\.18\)/);
+  });
+
+  it('releases an older version without moving -latest backwards', async () => {
+    await git(env.repoDir, ['checkout', '--quiet', '-B', 'maint', 'v1.0.18']);
+    const old = await tagVersion(env.repoDir, '1.0.17');
+    const before = await manifest(env, 'core-latest');
+    const started = await startRelease(env.client, env.target, env.config, old.tag);
+    const result = await started.handle.result();
+    assert.equal(result.images.length, 4);
+    for (const image of result.images) assert.equal(image.latest.moved, false, `${image.variant}-latest stays`);
+    assert.equal((await manifest(env, 'core-latest')).digest, before.digest);
+    assert.deepEqual((await manifest(env, '1.0.17-core')).platforms, ['linux/amd64', 'linux/arm64']);
+  });
+});
