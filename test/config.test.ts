@@ -1,0 +1,55 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseConfig, releaseWorkflowId } from '../src/config';
+
+describe('tagship.toml', () => {
+  it('defaults reproduce the seed release', () => {
+    const cfg = parseConfig('', 'tagship.toml');
+    assert.deepEqual(cfg.packages.map((p) => p.name), ['open-ticket-ai', 'otai-hf-local', 'otai-otobo-znuny']);
+    assert.deepEqual(cfg.variants.map((v) => v.name), ['core', 'hf_local', 'otobo_znuny', 'all']);
+    assert.deepEqual(cfg.variants.find((v) => v.name === 'all')?.packages, ['open-ticket-ai', 'otai-hf-local', 'otai-otobo-znuny']);
+    assert.deepEqual(cfg.images.platforms, ['linux/amd64', 'linux/arm64']);
+    assert.equal(cfg.images.builder, 'docker');
+    assert.equal(cfg.index.upload_url, 'https://upload.pypi.org/legacy/');
+    assert.equal(releaseWorkflowId(cfg, '1.0.18'), 'release/Softoft-Orga/open-ticket-ai/v1.0.18');
+  });
+
+  it('names the file and the key of a bad value', () => {
+    assert.throws(
+      () => parseConfig('[images]\nbuilder = "kaniko"\n', '/repo/tagship.toml'),
+      (e: Error) => e instanceof ConfigError && e.message.includes('/repo/tagship.toml') && e.message.includes('images.builder'),
+    );
+    assert.throws(() => parseConfig('[images]\nplatforms = ["linux amd64"]\n', 'f.toml'), /images\.platforms\[0\]: must be a platform/);
+    assert.throws(() => parseConfig('[index]\nupload_url = "ftp://x"\n', 'f.toml'), /index\.upload_url: must be an http\(s\) URL/);
+    assert.throws(() => parseConfig('[timeouts]\nbuild = "soon"\n', 'f.toml'), /timeouts\.build/);
+  });
+
+  it('rejects unknown keys instead of ignoring a typo', () => {
+    assert.throws(() => parseConfig('[images]\nplatfroms = ["linux/amd64"]\n', 'f.toml'), /images: Unrecognized key.*platfroms/);
+  });
+
+  it('rejects variants naming packages that are not configured, and duplicates', () => {
+    const text = '[[packages]]\nname = "a"\npath = "."\n[[variants]]\nname = "x"\npackages = ["a", "b"]\n[[variants]]\nname = "x"\npackages = ["a"]\n';
+    assert.throws(() => parseConfig(text, 'f.toml'), (e: Error) => /variants\[0\]\.packages\[1\]: unknown package "b"/.test(e.message) && /duplicate variant "x"/.test(e.message));
+  });
+
+  it('refuses package paths that leave the repository or look like options', () => {
+    assert.throws(() => parseConfig('[[packages]]\nname = "a"\npath = "../x"\n', 'f.toml'), /packages\[0\]\.path/);
+    assert.throws(() => parseConfig('[[packages]]\nname = "a"\npath = "--help"\n', 'f.toml'), /packages\[0\]\.path/);
+  });
+
+  it('reports TOML syntax errors with file, line and column', () => {
+    assert.throws(() => parseConfig('[images\n', 'bad.toml'), /bad\.toml:1:\d+: invalid TOML/);
+  });
+
+  it('loads a file, and treats a missing optional file as defaults', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tagship-config-'));
+    await writeFile(join(dir, 'tagship.toml'), '[images]\nbuilder = "buildah"\n');
+    assert.equal((await loadConfig(join(dir, 'tagship.toml'))).images.builder, 'buildah');
+    assert.equal((await loadConfig(join(dir, 'none.toml'), { optional: true })).packages.length, 3);
+    await assert.rejects(loadConfig(join(dir, 'none.toml')), /none\.toml: configuration file not found/);
+  });
+});
