@@ -1,0 +1,120 @@
+// Uploading and waiting for visibility against a real pypiserver, with failures injected by a proxy.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { parseConfig, type TagshipConfig } from '../src/config';
+import type { BuiltFile } from '../src/release-types';
+import { startPypiServer } from '../src/stack/pypiserver';
+import { tools } from '../src/stack/tools';
+import type { WorkerSettings } from '../src/worker-settings';
+import { storeArtifact } from '../activities/artifact-store';
+import { publishPackage } from '../activities/publish-package';
+import { listProjectFiles } from '../activities/simple-index';
+import { waitUntilVisible } from '../activities/wait-visible';
+import { startFlakyProxy, type FlakyProxy } from './support/flaky-proxy';
+
+async function buildTinyPackage(root: string, name: string, version: string, marker: string): Promise<string> {
+  const dir = join(root, `${name}-${version}-${marker}`);
+  await mkdir(join(dir, 'src', name.replace(/-/g, '_')), { recursive: true });
+  await writeFile(
+    join(dir, 'pyproject.toml'),
+    `[project]\nname = "${name}"\nversion = "${version}"\ndescription = "${marker}"\n\n[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n`,
+  );
+  await writeFile(join(dir, 'src', name.replace(/-/g, '_'), '__init__.py'), `MARKER = "${marker}"\n`);
+  const out = join(dir, 'dist');
+  await execa(tools.uv(), ['build', '--sdist', '--no-progress', '--out-dir', out, dir]);
+  return out;
+}
+
+async function storeAll(settings: WorkerSettings, dist: string): Promise<BuiltFile[]> {
+  const files: BuiltFile[] = [];
+  for (const filename of await readdir(dist)) {
+    const { sha256, size } = await storeArtifact(settings.artifactDir, join(dist, filename));
+    files.push({ filename, sha256, size, kind: filename.endsWith('.whl') ? 'wheel' : 'sdist' });
+  }
+  return files;
+}
+
+describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
+  let root: string;
+  let index: Awaited<ReturnType<typeof startPypiServer>>;
+  let proxy: FlakyProxy;
+  let settings: WorkerSettings;
+  let config: TagshipConfig;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tagship-publish-'));
+    index = await startPypiServer({ dataDir: join(root, 'index') });
+    proxy = await startFlakyProxy(index.uploadUrl);
+    settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts'), index: { username: index.username, password: index.password } };
+    config = parseConfig(`[index]\nupload_url = "${proxy.url}"\nsimple_url = "${proxy.url}simple/"\n`, 'test');
+  });
+  after(async () => {
+    await proxy?.close();
+    await index?.stop();
+  });
+
+  it('uploads the stored bytes, then treats a second publish of the same bytes as done', async () => {
+    const files = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-a', '1.0.0', 'one'));
+    const first = await publishPackage(settings, { config, package: 'tagship-demo-a', version: '1.0.0', files });
+    assert.deepEqual(first.uploaded, files.map((f) => f.filename));
+    const listed = await listProjectFiles(index.simpleUrl, 'tagship-demo-a');
+    assert.deepEqual(listed.map((f) => [f.filename, f.sha256]), files.map((f) => [f.filename, f.sha256]));
+
+    const again = await publishPackage(settings, { config, package: 'tagship-demo-a', version: '1.0.0', files });
+    assert.deepEqual(again.uploaded, []);
+    assert.deepEqual(again.alreadyPresent, files.map((f) => f.filename));
+  });
+
+  it('refuses, without retrying, a file name the index has with other bytes, naming both hashes', async () => {
+    const other = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-a', '1.0.0', 'two'));
+    const onIndex = (await listProjectFiles(index.simpleUrl, 'tagship-demo-a'))[0]!;
+    await assert.rejects(publishPackage(settings, { config, package: 'tagship-demo-a', version: '1.0.0', files: other }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.nonRetryable, true);
+      assert.equal(err.type, 'IndexFileConflict');
+      assert.match(err.message, new RegExp(`sha256 ${onIndex.sha256}.*sha256 ${other[0]!.sha256}`));
+      return true;
+    });
+  });
+
+  it('reports an index error as retryable, and the next attempt succeeds', async () => {
+    const files = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-b', '2.0.0', 'b'));
+    proxy.fail([500, 500, 500, 500, 500, 500, 500, 500], (req) => req.method === 'POST');
+    await assert.rejects(publishPackage(settings, { config, package: 'tagship-demo-b', version: '2.0.0', files }), (err: unknown) => {
+      assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), 'a 500 must be retried');
+      assert.match(String(err), /500/);
+      return true;
+    });
+    proxy.fail([], () => false);
+    const ok = await publishPackage(settings, { config, package: 'tagship-demo-b', version: '2.0.0', files });
+    assert.deepEqual(ok.uploaded, files.map((f) => f.filename));
+  });
+
+  it('refuses wrong credentials permanently, without the password in the message', async () => {
+    const files = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-c', '3.0.0', 'c'));
+    const wrong: WorkerSettings = { ...settings, index: { username: index.username, password: 'not-the-password-xyz' } };
+    await assert.rejects(publishPackage(wrong, { config, package: 'tagship-demo-c', version: '3.0.0', files }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure && err.nonRetryable, String(err));
+      assert.ok(!err.message.includes('not-the-password-xyz'));
+      return true;
+    });
+  });
+
+  it('waits out a throttling Simple API until every file is listed', async () => {
+    const files = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-d', '4.0.0', 'd'));
+    await publishPackage(settings, { config, package: 'tagship-demo-d', version: '4.0.0', files });
+    proxy.fail([429, 503, 429], (req) => req.method === 'GET' && (req.url ?? '').includes('tagship-demo-d'));
+    const heartbeats: unknown[] = [];
+    const env = new MockActivityEnvironment();
+    env.on('heartbeat', (d: unknown) => heartbeats.push(d));
+    const result = (await env.run(waitUntilVisible, { config, package: 'tagship-demo-d', files, pollIntervalMs: 50 })) as { polls: number };
+    assert.equal(result.polls, 4);
+    assert.deepEqual(heartbeats, [1, 2, 3]);
+  });
+});
