@@ -33,7 +33,8 @@ async function buildTinyPackage(root: string, name: string, version: string, mar
 
 async function storeAll(settings: WorkerSettings, dist: string): Promise<BuiltFile[]> {
   const files: BuiltFile[] = [];
-  for (const filename of await readdir(dist)) {
+  // uv also writes a .gitignore into its output directory; only distributions are published.
+  for (const filename of (await readdir(dist)).filter((f) => f.endsWith('.tar.gz') || f.endsWith('.whl'))) {
     const { sha256, size } = await storeArtifact(settings.artifactDir, join(dist, filename));
     files.push({ filename, sha256, size, kind: filename.endsWith('.whl') ? 'wheel' : 'sdist' });
   }
