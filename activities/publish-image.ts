@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import type { TagshipConfig } from '../src/config';
 import type { PublishedImage } from '../src/release-types';
 import type { WorkerSettings } from '../src/worker-settings';
-import { ensureCheckout } from './git-checkout';
+import { commitTime, ensureCheckout } from './git-checkout';
 import { publishVariantImage } from './image-build';
 import { repoRef } from './repo-ref';
 
@@ -28,9 +28,10 @@ export async function publishImage(settings: WorkerSettings, input: PublishImage
     version: input.version,
     commit: input.commit,
     variant,
+    created: await commitTime(sourceDir),
     ...(settings.registry ? { registryAuth: settings.registry } : {}),
     buildahRoot: join(settings.workDir, 'buildah'),
     signal: ctx.cancellationSignal,
-    heartbeat: (detail) => ctx.heartbeat(detail),
+    heartbeat: (detail: string) => ctx.heartbeat(detail),
   });
 }

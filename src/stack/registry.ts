@@ -8,6 +8,8 @@ import { tools } from './tools';
 export interface RegistryOptions {
   readonly dataDir: string;
   readonly port?: number;
+  /** Refuse every push (the registry's read-only maintenance mode), as a locked registry would. */
+  readonly readOnly?: boolean;
 }
 
 export interface LocalRegistry {
@@ -25,7 +27,9 @@ export async function startRegistry(opts: RegistryOptions): Promise<LocalRegistr
   const config = {
     version: 0.1,
     log: { level: 'error', accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: join(opts.dataDir, 'storage') }, delete: { enabled: true } },
+    storage: { filesystem: { rootdirectory: join(opts.dataDir, 'storage') }, delete: { enabled: true },
+      ...(opts.readOnly ? { maintenance: { readonly: { enabled: true } } } : {}),
+    },
     http: { addr: host, headers: { 'X-Content-Type-Options': ['nosniff'] } },
   };
   await writeFile(configFile, JSON.stringify(config, null, 2));
