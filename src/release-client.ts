@@ -1,7 +1,9 @@
 // Starting and following releases from outside the worker: the CLI, the demo and the tests.
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+// @temporalio/proto is CommonJS without statically detectable named exports: import the whole module.
+import proto from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 import { releaseWorkflowId, type TagshipConfig } from './config';
 import type { ReleaseSummary } from './release-types';
 import { versionFromTag } from './version';
@@ -95,7 +97,7 @@ export type StepEvent =
   | { readonly kind: 'retrying'; readonly step: string; readonly attempt: number; readonly message: string };
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-const EventType = temporal.api.enums.v1.EventType;
+const EventType = proto.temporal.api.enums.v1.EventType;
 
 function ms(t: HistoryEvent['eventTime']): number {
   if (!t) return 0;
