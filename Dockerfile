@@ -1,0 +1,26 @@
+# The tagship worker image: Node 20 with git, buildah (the in-container image builder), python3
+# and uv. Build: docker build -t tagship . ; run: docker run tagship worker
+FROM node:20-bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      git buildah fuse-overlayfs python3 python3-venv ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+# uv and twine (publish and metadata checks) in their own venv, on PATH.
+RUN python3 -m venv /opt/tagship-tools \
+ && /opt/tagship-tools/bin/pip install --no-cache-dir 'uv>=0.9' 'twine>=6'
+ENV PATH=/opt/tagship-tools/bin:$PATH \
+    PYTHON=/opt/tagship-tools/bin/python \
+    TAGSHIP_HOME=/var/lib/tagship \
+    BUILDAH_ISOLATION=chroot
+WORKDIR /opt/tagship
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY bin ./bin
+COPY src ./src
+COPY workflows ./workflows
+COPY activities ./activities
+COPY worker ./worker
+COPY tsconfig.json ./
+RUN mkdir -p /var/lib/tagship/work /var/lib/tagship/artifacts
+ENTRYPOINT ["node", "/opt/tagship/bin/tagship.js"]
+CMD ["worker"]
