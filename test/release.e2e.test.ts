@@ -7,6 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import { execa } from 'execa';
+import { tools } from '../src/stack/tools';
 import { ReleaseAlreadyDoneError, followRelease, startRelease, type StepEvent } from '../src/release-client';
 import type { ReleaseSummary } from '../src/release-types';
 import { git, tagVersion } from '../src/demo/example-repo';
@@ -110,7 +112,9 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
     await Worker.runReplayHistory({ workflowsPath }, history, workflowId);
     if (process.env.TAGSHIP_RECORD_HISTORY) {
-      await writeFile(join(import.meta.dirname, 'fixtures', 'release-v1.0.18.history.json'), JSON.stringify(history, null, 1));
+      // The CLI writes the canonical proto3 JSON that historyFromJSON reads back.
+      const shown = await execa(tools.temporal(), ['workflow', 'show', '--workflow-id', workflowId, '--address', env.target.address, '--namespace', env.target.namespace, '--output', 'json']);
+      await writeFile(join(import.meta.dirname, 'fixtures', 'release-v1.0.18.history.json'), shown.stdout);
     }
   });
 

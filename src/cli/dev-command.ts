@@ -13,11 +13,14 @@ export function registerDevCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the stack keeps its state between runs', '.tagship/dev')
     .option('--port <n>', 'Temporal frontend port', (v) => Number.parseInt(v, 10), 7233)
     .option('--ui-port <n>', 'Temporal UI port', (v) => Number.parseInt(v, 10), 8233)
-    .action(async (opts: { dataDir: string; port: number; uiPort: number }) => {
-      for (const [flag, port] of [['--port', opts.port], ['--ui-port', opts.uiPort]] as const) {
+    .option('--index-port <n>', 'local index (pypiserver) port', (v) => Number.parseInt(v, 10), 8234)
+    .option('--registry-port <n>', 'local OCI registry port', (v) => Number.parseInt(v, 10), 5000)
+    .action(async (opts: { dataDir: string; port: number; uiPort: number; indexPort: number; registryPort: number }) => {
+      const ports = [['--port', opts.port], ['--ui-port', opts.uiPort], ['--index-port', opts.indexPort], ['--registry-port', opts.registryPort]] as const;
+      for (const [flag, port] of ports) {
         if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${flag} must be a port number (1-65535)`);
       }
-      const stack = await startEmbeddedStack({ dataDir: resolve(opts.dataDir), temporalPort: opts.port, uiPort: opts.uiPort, persistent: true });
+      const stack = await startEmbeddedStack({ dataDir: resolve(opts.dataDir), temporalPort: opts.port, uiPort: opts.uiPort, indexPort: opts.indexPort, registryPort: opts.registryPort, persistent: true });
       try {
         process.stdout.write(
           [

@@ -21,6 +21,8 @@ export interface EmbeddedStackOptions {
   readonly dataDir: string;
   readonly temporalPort?: number;
   readonly uiPort?: number;
+  readonly indexPort?: number;
+  readonly registryPort?: number;
   /** Keep Temporal's state in dataDir across restarts (tagship dev); tests use memory. */
   readonly persistent?: boolean;
   readonly headless?: boolean;
@@ -44,8 +46,8 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
           headless: opts.headless ?? false,
         }),
       ),
-      track(startPypiServer({ dataDir: join(opts.dataDir, 'index') })),
-      track(startRegistry({ dataDir: join(opts.dataDir, 'registry') })),
+      track(startPypiServer({ dataDir: join(opts.dataDir, 'index'), ...(opts.indexPort ? { port: opts.indexPort } : {}) })),
+      track(startRegistry({ dataDir: join(opts.dataDir, 'registry'), ...(opts.registryPort ? { port: opts.registryPort } : {}) })),
     ]);
     return {
       dataDir: opts.dataDir,
