@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { createExampleRepo, EXAMPLE_DIR, tagVersion } from '../src/demo/example-repo';
 import { connectClient, startRelease, stepEvents } from '../src/release-client';
@@ -25,6 +25,8 @@ function eventMs(t: { seconds?: unknown; nanos?: number | null } | null | undefi
 }
 
 async function bench(): Promise<void> {
+  // The summary is the output; the worker's lifecycle chatter is not.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const root = await mkdtemp(join(tmpdir(), 'tagship-bench-'));
   const stack = await startEmbeddedStack({ dataDir: join(root, 'stack'), headless: true });
   try {

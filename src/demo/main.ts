@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { connectClient, followRelease, startRelease } from '../release-client';
 import { configForStack, startEmbeddedStack, workerSettingsForStack } from '../stack/embedded';
@@ -14,6 +14,8 @@ import { createExampleRepo, EXAMPLE_DIR } from './example-repo';
 const VERSION = process.env.TAGSHIP_DEMO_VERSION ?? '1.0.18';
 
 async function demo(): Promise<number> {
+  // The summary is the output; the worker's lifecycle chatter is not.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const root = await mkdtemp(join(tmpdir(), 'tagship-demo-'));
   const t0 = Date.now();
   process.stdout.write('Starting the embedded stack (Temporal dev server, pypiserver, docker-registry)…\n');
