@@ -1,7 +1,7 @@
 // Uploading and waiting for visibility against a real pypiserver, with failures injected by a proxy.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -12,7 +12,7 @@ import type { BuiltFile } from '../src/release-types';
 import { startPypiServer } from '../src/stack/pypiserver';
 import { tools } from '../src/stack/tools';
 import type { WorkerSettings } from '../src/worker-settings';
-import { storeArtifact } from '../activities/artifact-store';
+import { artifactPath, storeArtifact } from '../activities/artifact-store';
 import { publishPackage } from '../activities/publish-package';
 import { listProjectFiles } from '../activities/simple-index';
 import { waitUntilVisible } from '../activities/wait-visible';
@@ -105,6 +105,28 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
       assert.ok(!err.message.includes('not-the-password-xyz'));
       return true;
     });
+  });
+
+  it('publishes from another worker the exact bytes a worker that died built, via the shared artifact store', async () => {
+    const builder: WorkerSettings = { ...settings, workDir: join(root, 'worker-a') };
+    const files = await storeAll(builder, await buildTinyPackage(root, 'tagship-demo-e', '5.0.0', 'e'));
+    await rm(builder.workDir, { recursive: true, force: true });
+    const publisher: WorkerSettings = { ...settings, workDir: join(root, 'worker-b') };
+    await publishPackage(publisher, { config, package: 'tagship-demo-e', version: '5.0.0', files });
+    const listed = await listProjectFiles(index.simpleUrl, 'tagship-demo-e');
+    assert.deepEqual(listed.map((f) => f.sha256).sort(), files.map((f) => f.sha256).sort());
+  });
+
+  it('refuses to publish a stored file whose bytes changed, naming both hashes', async () => {
+    const files = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-f', '6.0.0', 'f'));
+    await appendFile(artifactPath(settings.artifactDir, files[0]!.sha256), 'tampered');
+    await assert.rejects(publishPackage(settings, { config, package: 'tagship-demo-f', version: '6.0.0', files }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure && err.nonRetryable);
+      assert.equal(err.type, 'ArtifactCorrupt');
+      assert.match(err.message, new RegExp(`expected ${files[0]!.sha256}`));
+      return true;
+    });
+    assert.deepEqual(await listProjectFiles(index.simpleUrl, 'tagship-demo-f'), []);
   });
 
   it('waits out a throttling Simple API until every file is listed', async () => {
