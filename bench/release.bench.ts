@@ -33,7 +33,7 @@ async function bench(): Promise<void> {
     const repo = await createExampleRepo(join(root, 'repo'), '1.1.0');
     const config = configForStack(await loadConfig(join(EXAMPLE_DIR, 'tagship.toml')), stack, repo.dir);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
-    const target = { ...stack.temporal, taskQueue: 'tagship-bench' };
+    const target = { ...stack.temporal, taskQueue: 'tagship-bench', codec: stack.codec };
     const worker = await createWorker(connection, { namespace: target.namespace, taskQueue: target.taskQueue, settings: workerSettingsForStack(stack) });
     const client = await connectClient(target);
     const rows: { version: string; e2e: number; critical: number; sequential: number }[] = [];

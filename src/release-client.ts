@@ -6,6 +6,8 @@ import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
 import { releaseWorkflowId, type TagshipConfig } from './config';
 import type { ReleaseSummary } from './release-types';
+import { dataConverter } from './codec/data-converter';
+import { keyRingFromEnv, type KeyRing } from './codec/encryption-codec';
 import { versionFromTag } from './version';
 
 export interface TemporalTarget {
@@ -14,20 +16,24 @@ export interface TemporalTarget {
   readonly taskQueue: string;
   /** Base URL of the Temporal UI, for links. */
   readonly uiUrl: string;
+  /** Payload encryption keys (TAGSHIP_CODEC_KEYS); must match the workers'. */
+  readonly codec?: KeyRing;
 }
 
 export function targetFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
+  const codec = keyRingFromEnv(env);
   return {
     address: env.TAGSHIP_TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     namespace: env.TAGSHIP_NAMESPACE ?? 'default',
     taskQueue: env.TAGSHIP_TASK_QUEUE ?? 'tagship',
     uiUrl: env.TAGSHIP_UI_URL ?? 'http://127.0.0.1:8233',
+    ...(codec ? { codec } : {}),
   };
 }
 
-export async function connectClient(target: Pick<TemporalTarget, 'address' | 'namespace'>): Promise<Client> {
+export async function connectClient(target: Pick<TemporalTarget, 'address' | 'namespace' | 'codec'>): Promise<Client> {
   const connection = await Connection.connect({ address: target.address });
-  return new Client({ connection, namespace: target.namespace });
+  return new Client({ connection, namespace: target.namespace, dataConverter: dataConverter(target.codec) });
 }
 
 export function workflowUiLink(target: Pick<TemporalTarget, 'uiUrl' | 'namespace'>, workflowId: string): string {

@@ -2,6 +2,7 @@
 // artifacts, and the credentials it uploads and pushes with. Read from the environment so secrets
 // never pass through argv or workflow history.
 import { resolve } from 'node:path';
+import { keyRingFromEnv, type KeyRing } from './codec/encryption-codec';
 
 export interface Credentials {
   readonly username: string;
@@ -15,6 +16,8 @@ export interface WorkerSettings {
   readonly artifactDir: string;
   readonly index?: Credentials;
   readonly registry?: Credentials;
+  /** Payload encryption keys; set in production so forwarded tokens are never plain in history. */
+  readonly codec?: KeyRing;
 }
 
 export const DEFAULT_TASK_QUEUE = 'tagship';
@@ -36,10 +39,12 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSet
   const home = resolve(env.TAGSHIP_HOME ?? '.tagship');
   const index = credentials(env, 'TAGSHIP_INDEX');
   const registry = credentials(env, 'TAGSHIP_REGISTRY');
+  const codec = keyRingFromEnv(env);
   return {
     workDir: resolve(env.TAGSHIP_WORK_DIR ?? `${home}/work`),
     artifactDir: resolve(env.TAGSHIP_ARTIFACT_DIR ?? `${home}/artifacts`),
     ...(index ? { index } : {}),
     ...(registry ? { registry } : {}),
+    ...(codec ? { codec } : {}),
   };
 }

@@ -23,7 +23,11 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
   const tagship = (args: string[]) =>
     execa('node', [BIN, ...args], {
       reject: false,
-      env: { TAGSHIP_TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`, TAGSHIP_UI_URL: `http://127.0.0.1:${ports.ui}` },
+      env: {
+        TAGSHIP_TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+        TAGSHIP_UI_URL: `http://127.0.0.1:${ports.ui}`,
+        TAGSHIP_CODEC_KEYS_FILE: join(root, 'dev', 'codec-keys'),
+      },
     });
 
   before(async () => {

@@ -14,6 +14,7 @@ import type { ReleaseSummary } from '../src/release-types';
 import { git, tagVersion } from '../src/demo/example-repo';
 import { listProjectFiles } from '../activities/simple-index';
 import { workflowsPath } from '../worker/run';
+import { dataConverter } from '../src/codec/data-converter';
 import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
 
 const VARIANTS = ['core', 'hf_local', 'otobo_znuny', 'all'];
@@ -110,7 +111,7 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
 
   it('replays its own history deterministically', async () => {
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    await Worker.runReplayHistory({ workflowsPath }, history, workflowId);
+    await Worker.runReplayHistory({ workflowsPath, dataConverter: dataConverter(env.stack.codec) }, history, workflowId);
     if (process.env.TAGSHIP_RECORD_HISTORY) {
       // The CLI writes the canonical proto3 JSON that historyFromJSON reads back.
       const shown = await execa(tools.temporal(), ['workflow', 'show', '--workflow-id', workflowId, '--address', env.target.address, '--namespace', env.target.namespace, '--output', 'json']);

@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { dataConverter } from '../src/codec/data-converter';
 import type { WorkerSettings } from '../src/worker-settings';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -37,6 +38,7 @@ export async function createWorker(
     taskQueue: opts.taskQueue,
     workflowsPath,
     activities: createActivities(opts.settings),
+    dataConverter: dataConverter(opts.settings.codec),
     shutdownGraceTime: '30s',
     ...extra,
   });

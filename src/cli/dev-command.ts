@@ -32,7 +32,7 @@ export function registerDevCommand(program: Command): void {
             'Point a tagship.toml at it:',
             `  [index]  upload_url = "${stack.index.uploadUrl}"  simple_url = "${stack.index.simpleUrl}"`,
             `  [images] repository = "${stack.registry.host}/<owner>/<name>"  builder = "buildah"  insecure = true`,
-            `and run: TAGSHIP_TEMPORAL_ADDRESS=${stack.temporal.address} tagship release start vX.Y.Z --wait`,
+            `and run: TAGSHIP_TEMPORAL_ADDRESS=${stack.temporal.address} TAGSHIP_CODEC_KEYS_FILE=${stack.codecKeysFile} tagship release start vX.Y.Z --wait`,
             '',
           ].join('\n'),
         );

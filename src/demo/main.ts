@@ -26,7 +26,7 @@ async function demo(): Promise<number> {
     process.stdout.write(`Example monorepo tagged ${repo.tag} at ${repo.commit.slice(0, 12)} in ${repo.dir}\n`);
 
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
-    const target = { ...stack.temporal, taskQueue: 'tagship-demo' };
+    const target = { ...stack.temporal, taskQueue: 'tagship-demo', codec: stack.codec };
     const worker = await createWorker(connection, { namespace: target.namespace, taskQueue: target.taskQueue, settings: workerSettingsForStack(stack) });
     const client = await connectClient(target);
     try {

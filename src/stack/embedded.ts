@@ -1,10 +1,11 @@
 // The embedded stack: a real Temporal dev server (with UI), a real PyPI-compatible index
 // (pypiserver) and a real OCI registry (docker-registry), all on 127.0.0.1. `tagship dev`, the
 // demo, the end-to-end tests and the benchmark all run on it.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TagshipConfig } from '../config';
 import type { WorkerSettings } from '../worker-settings';
+import { generateKeySpec, parseKeyRing, type KeyRing } from '../codec/encryption-codec';
 import { startPypiServer } from './pypiserver';
 import { startRegistry } from './registry';
 import { startTemporalDevServer } from './temporal';
@@ -14,6 +15,9 @@ export interface EmbeddedStack {
   readonly temporal: { readonly address: string; readonly uiUrl: string; readonly namespace: string };
   readonly index: { readonly uploadUrl: string; readonly simpleUrl: string; readonly username: string; readonly password: string };
   readonly registry: { readonly host: string };
+  /** The stack's payload encryption keys, kept in `codecKeysFile` (0600) for clients to use. */
+  readonly codec: KeyRing;
+  readonly codecKeysFile: string;
   stop(): Promise<void>;
 }
 
@@ -28,8 +32,20 @@ export interface EmbeddedStackOptions {
   readonly headless?: boolean;
 }
 
+/** The stack's codec key, created once per data dir so a persistent dev stack can read its old history. */
+async function stackKeyRing(file: string): Promise<KeyRing> {
+  let spec = await readFile(file, 'utf8').catch(() => undefined);
+  if (spec === undefined) {
+    spec = generateKeySpec('dev');
+    await writeFile(file, spec, { mode: 0o600 });
+  }
+  return parseKeyRing(spec, file);
+}
+
 export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<EmbeddedStack> {
   await mkdir(opts.dataDir, { recursive: true });
+  const codecKeysFile = join(opts.dataDir, 'codec-keys');
+  const codec = await stackKeyRing(codecKeysFile);
   const started: { stop(): Promise<void> }[] = [];
   const track = <T extends { stop(): Promise<void> }>(p: Promise<T>) =>
     p.then((s) => {
@@ -54,6 +70,8 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
       temporal: { address: temporal.address, uiUrl: temporal.uiUrl, namespace: temporal.namespace },
       index: { uploadUrl: index.uploadUrl, simpleUrl: index.simpleUrl, username: index.username, password: index.password },
       registry: { host: registry.host },
+      codec,
+      codecKeysFile,
       async stop() {
         await Promise.allSettled(started.map((s) => s.stop()));
       },
@@ -81,5 +99,6 @@ export function workerSettingsForStack(stack: EmbeddedStack): WorkerSettings {
     workDir: join(stack.dataDir, 'work'),
     artifactDir: join(stack.dataDir, 'artifacts'),
     index: { username: stack.index.username, password: stack.index.password },
+    codec: stack.codec,
   };
 }
