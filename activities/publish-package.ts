@@ -11,6 +11,7 @@ import type { BuiltFile, PublishedPackage } from '../src/release-types';
 import { tools } from '../src/stack/tools';
 import type { Credentials, WorkerSettings } from '../src/worker-settings';
 import { fetchArtifact } from './artifact-store';
+import { trustedPublishingCredentials } from './trusted-publishing';
 import { IndexHttpError, listProjectFiles, type IndexFile } from './simple-index';
 
 export interface PublishPackageInput {
@@ -18,6 +19,8 @@ export interface PublishPackageInput {
   readonly package: string;
   readonly version: string;
   readonly files: readonly BuiltFile[];
+  /** An OIDC ID token CI forwarded for trusted publishing (encrypted in history by the codec). */
+  readonly oidcToken?: string;
 }
 
 export interface UploadPlan {
@@ -86,20 +89,28 @@ async function upload(config: TagshipConfig, credentials: Credentials, paths: re
   throw new Error(message);
 }
 
-export async function publishPackage(settings: WorkerSettings, input: PublishPackageInput): Promise<PublishedPackage> {
-  const plan = planUpload(input.config.index.upload_url, input.files, await indexFiles(input.config, input.package));
-  if (plan.upload.length === 0) return { package: input.package, uploaded: [], alreadyPresent: plan.alreadyPresent };
+async function uploadCredentials(settings: WorkerSettings, input: PublishPackageInput): Promise<Credentials> {
+  if (input.config.index.auth === 'trusted-publishing') {
+    return trustedPublishingCredentials(input.config.index.oidc_url, input.oidcToken);
+  }
   if (!settings.index) {
     throw ApplicationFailure.nonRetryable(
-      'no index credentials on this worker: set TAGSHIP_INDEX_TOKEN (or TAGSHIP_INDEX_USERNAME and TAGSHIP_INDEX_PASSWORD)',
+      'no index credentials on this worker: set TAGSHIP_INDEX_TOKEN (or TAGSHIP_INDEX_USERNAME and TAGSHIP_INDEX_PASSWORD), or use index.auth = "trusted-publishing"',
       'IndexCredentialsMissing',
     );
   }
+  return settings.index;
+}
+
+export async function publishPackage(settings: WorkerSettings, input: PublishPackageInput): Promise<PublishedPackage> {
+  const plan = planUpload(input.config.index.upload_url, input.files, await indexFiles(input.config, input.package));
+  if (plan.upload.length === 0) return { package: input.package, uploaded: [], alreadyPresent: plan.alreadyPresent };
+  const credentials = await uploadCredentials(settings, input);
   const dir = await mkdtemp(join(tmpdir(), 'tagship-publish-'));
   try {
     const paths: string[] = [];
     for (const f of plan.upload) paths.push(await fetchArtifact(settings.artifactDir, f.sha256, f.filename, dir));
-    await upload(input.config, settings.index, paths);
+    await upload(input.config, credentials, paths);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -76,6 +76,11 @@ export const configSchema = z
       .object({
         upload_url: httpUrl.default('https://upload.pypi.org/legacy/'),
         simple_url: httpUrl.default('https://pypi.org/simple/'),
+        // "trusted-publishing": PyPI's OIDC exchange (the seed); "token": a static token or password
+        // from the worker's environment (private indexes).
+        auth: z.enum(['trusted-publishing', 'token']).default('trusted-publishing'),
+        // Where PyPI's /_/oidc/audience and /_/oidc/mint-token live (pypi.org for upload.pypi.org).
+        oidc_url: httpUrl.default('https://pypi.org/'),
       })
       .strict()
       .prefault({}),
@@ -86,6 +91,8 @@ export const configSchema = z
         publish: duration.default('10m'),
         visible: duration.default('30m'),
         image: duration.default('60m'),
+        // How long a publish step waits for a fresh OIDC token (signal) before the release fails.
+        token_wait: duration.default('30m'),
       })
       .strict()
       .prefault({}),

@@ -9,6 +9,7 @@ import type { ReleaseSummary } from './release-types';
 import { dataConverter } from './codec/data-converter';
 import { keyRingFromEnv, type KeyRing } from './codec/encryption-codec';
 import { versionFromTag } from './version';
+import { startReleaseSignal, type StartReleaseSignal } from '../workflows/signals';
 
 export interface TemporalTarget {
   readonly address: string;
@@ -83,6 +84,37 @@ export async function startRelease(
       workflowIdReusePolicy: opts.dryRun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
     });
     return { workflowId, runId: handle.firstExecutionRunId, started: true, handle };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new ReleaseAlreadyDoneError(`${workflowId} has already completed; a released version is never released again`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * CI's way in: signal-with-start `startRelease`, carrying the OIDC token PyPI's trusted publishing
+ * needs. Starts the release, or hands a running one the (fresh) token.
+ */
+export async function signalStartRelease(
+  client: Client,
+  target: Pick<TemporalTarget, 'taskQueue'>,
+  config: TagshipConfig,
+  signal: StartReleaseSignal,
+): Promise<Omit<StartedRelease, 'started'>> {
+  const version = versionFromTag(signal.tag);
+  if (version === undefined) throw new InvalidTagError(`ERROR: Tag '${signal.tag}' does not match v*.*.* (e.g. v1.0.18)`);
+  const workflowId = releaseWorkflowId(config, version) + (signal.dryRun ? '/dry-run' : '');
+  try {
+    const handle = await client.workflow.signalWithStart('release', {
+      taskQueue: target.taskQueue,
+      workflowId,
+      args: [{ config, tag: signal.tag, dryRun: signal.dryRun ?? false }],
+      signal: startReleaseSignal,
+      signalArgs: [signal],
+      workflowIdReusePolicy: signal.dryRun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
+    return { workflowId, runId: handle.signaledRunId, handle: client.workflow.getHandle(workflowId) };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new ReleaseAlreadyDoneError(`${workflowId} has already completed; a released version is never released again`);

@@ -17,29 +17,7 @@ import { publishPackage } from '../activities/publish-package';
 import { listProjectFiles } from '../activities/simple-index';
 import { waitUntilVisible } from '../activities/wait-visible';
 import { startFlakyProxy, type FlakyProxy } from './support/flaky-proxy';
-
-async function buildTinyPackage(root: string, name: string, version: string, marker: string): Promise<string> {
-  const dir = join(root, `${name}-${version}-${marker}`);
-  await mkdir(join(dir, 'src', name.replace(/-/g, '_')), { recursive: true });
-  await writeFile(
-    join(dir, 'pyproject.toml'),
-    `[project]\nname = "${name}"\nversion = "${version}"\ndescription = "${marker}"\n\n[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n`,
-  );
-  await writeFile(join(dir, 'src', name.replace(/-/g, '_'), '__init__.py'), `MARKER = "${marker}"\n`);
-  const out = join(dir, 'dist');
-  await execa(tools.uv(), ['build', '--sdist', '--no-progress', '--out-dir', out, dir]);
-  return out;
-}
-
-async function storeAll(settings: WorkerSettings, dist: string): Promise<BuiltFile[]> {
-  const files: BuiltFile[] = [];
-  // uv also writes a .gitignore into its output directory; only distributions are published.
-  for (const filename of (await readdir(dist)).filter((f) => f.endsWith('.tar.gz') || f.endsWith('.whl'))) {
-    const { sha256, size } = await storeArtifact(settings.artifactDir, join(dist, filename));
-    files.push({ filename, sha256, size, kind: filename.endsWith('.whl') ? 'wheel' : 'sdist' });
-  }
-  return files;
-}
+import { buildTinyPackage, storeAll } from './support/tiny-package';
 
 describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
   let root: string;
@@ -53,7 +31,7 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
     index = await startPypiServer({ dataDir: join(root, 'index') });
     proxy = await startFlakyProxy(index.uploadUrl);
     settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts'), index: { username: index.username, password: index.password } };
-    config = parseConfig(`[index]\nupload_url = "${proxy.url}"\nsimple_url = "${proxy.url}simple/"\n`, 'test');
+    config = parseConfig(`[index]\nauth = "token"\nupload_url = "${proxy.url}"\nsimple_url = "${proxy.url}simple/"\n`, 'test');
   });
   after(async () => {
     await proxy?.close();

@@ -1,7 +1,8 @@
 // One release of one tag: validate → build every package → publish and wait until visible per
 // package → build and push each image variant as soon as the packages it installs are visible.
 // Deterministic orchestration only; every side effect is an activity in ../activities.
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setCurrentDetails, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import { oidcTokenSignal, startReleaseSignal } from './signals';
 import type * as activities from '../activities';
 import type { TagshipConfig } from '../src/config';
 import type { BuiltPackage, PublishedPackage, ReleaseInput, ReleaseSummary, PublishedImage } from '../src/release-types';
@@ -45,6 +46,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
   const { config, tag } = input;
   const dryRun = input.dryRun ?? false;
   const step = steps(config.timeouts);
+  const token = tokenState(tag);
 
   const validated = await step.validate({ config, tag });
   const { version, commit } = validated;
@@ -64,7 +66,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
     visible.set(
       pkg.package,
       (async () => {
-        const published = await step.publish({ config, package: pkg.package, version, files: pkg.files });
+        const published = await token.publish((oidcToken) =>
+          step.publish({ config, package: pkg.package, version, files: pkg.files, ...(oidcToken ? { oidcToken } : {}) }),
+          pkg.package, config.timeouts.token_wait);
         await step.visible({ config, package: pkg.package, files: pkg.files });
         return published;
       })(),
@@ -79,6 +83,62 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
   // Awaited together so a failure in either is reported, never left as an unhandled rejection.
   const [published, pushed] = await Promise.all([Promise.all(visible.values()), Promise.all(images)]);
   return summary(input, version, commit, built, published, pushed);
+}
+
+const TOKEN_FAILURES = new Set(['OidcTokenUnavailable', 'OidcTokenExpired']);
+
+function needsFreshToken(err: unknown): err is ActivityFailure {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && TOKEN_FAILURES.has(err.cause.type ?? '');
+}
+
+/**
+ * The OIDC token CI forwards (startRelease) or sends later (oidcToken). A publish step whose token
+ * is missing or expired waits for a newer one, visibly in the UI, until `token_wait` runs out.
+ */
+function tokenState(tag: string) {
+  let current: string | undefined;
+  let generation = 0;
+  const waiting = new Set<string>();
+  const accept = (t: string | undefined) => {
+    if (!t) return;
+    current = t;
+    generation++;
+  };
+  setHandler(startReleaseSignal, (s) => {
+    if (s.tag === tag) accept(s.pypiOidcToken);
+  });
+  setHandler(oidcTokenSignal, (s) => accept(s.token));
+  const show = () =>
+    setCurrentDetails(
+      waiting.size === 0
+        ? ''
+        : `**Waiting for a fresh OIDC token** for ${[...waiting].map((p) => `publish:${p}`).join(', ')}.\n\n` +
+            'Re-run the CI job, or send the `oidcToken` signal with `{"token": "<id token>"}`.',
+    );
+  return {
+    async publish<T>(attempt: (token: string | undefined) => Promise<T>, pkg: string, deadline: string): Promise<T> {
+      for (;;) {
+        const seen = generation;
+        try {
+          return await attempt(current);
+        } catch (err) {
+          if (!needsFreshToken(err)) throw err;
+          if (generation > seen) continue;
+          waiting.add(pkg);
+          show();
+          const arrived = await condition(() => generation > seen, deadline);
+          waiting.delete(pkg);
+          show();
+          if (!arrived) {
+            throw ApplicationFailure.nonRetryable(
+              `publish:${pkg} waited ${deadline} for a fresh OIDC token and got none: ${err.cause?.message ?? err.message}`,
+              'OidcTokenTimeout',
+            );
+          }
+        }
+      }
+    },
+  };
 }
 
 function summary(

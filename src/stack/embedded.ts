@@ -88,7 +88,7 @@ export function configForStack(config: TagshipConfig, stack: EmbeddedStack, repo
   return {
     ...config,
     repository: { ...config.repository, url: repoUrl },
-    index: { upload_url: stack.index.uploadUrl, simple_url: stack.index.simpleUrl },
+    index: { ...config.index, upload_url: stack.index.uploadUrl, simple_url: stack.index.simpleUrl, auth: 'token' },
     images: { ...config.images, repository: `${stack.registry.host}/${imageName}`, builder: 'buildah', insecure: true },
   };
 }
