@@ -84,6 +84,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    ci: z
+      .object({
+        // The GitHub Actions workflow allowed to start releases through POST /api/releases
+        // (checked against the OIDC token's job_workflow_ref).
+        workflow: relPath.default('.github/workflows/release.yml'),
+      })
+      .strict()
+      .prefault({}),
     timeouts: z
       .object({
         validate: duration.default('5m'),

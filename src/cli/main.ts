@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDevCommand } from './dev-command';
 import { registerReleaseCommands } from './release-command';
+import { registerServerCommand } from './server-command';
 import { registerVersionsCommands } from './versions-command';
 import { registerWorkerCommand } from './worker-command';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerVersionsCommands(program);
   registerReleaseCommands(program);
   registerWorkerCommand(program);
+  registerServerCommand(program);
   registerDevCommand(program);
   return program;
 }

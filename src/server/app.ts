@@ -1,0 +1,157 @@
+// `tagship server`: GitHub's tag-push webhook, CI's start-release API, health probes and the
+// codec endpoint for the Temporal UI, on one fastify instance.
+import cors from '@fastify/cors';
+import { verify } from '@octokit/webhooks-methods';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import type { TagshipConfig } from '../config';
+import type { KeyRing } from '../codec/encryption-codec';
+import { InvalidTagError, ReleaseAlreadyDoneError, signalStartRelease, startRelease, workflowUiLink, type TemporalTarget } from '../release-client';
+import { CiAuthError, createCiAuth, hashToken, oidcMismatch, type CiAuthOptions } from './ci-auth';
+import { registerCodecRoutes } from './codec-routes';
+import { decideWebhook, repoKey } from './webhook';
+
+export interface ServerOptions {
+  readonly client: Client;
+  readonly target: TemporalTarget;
+  readonly configs: readonly TagshipConfig[];
+  readonly webhookSecret?: string;
+  readonly ciAuth: CiAuthOptions;
+  /** Payload keys; required to accept forwarded OIDC tokens (they must not rest in history in the clear). */
+  readonly codec?: KeyRing;
+  readonly codecCorsOrigins?: readonly string[];
+  /** sha256 hashes of bearer tokens allowed to use the codec endpoint; none = codec endpoint off. */
+  readonly codecTokens?: readonly string[];
+  readonly bodyLimit?: number;
+  readonly logger?: boolean;
+}
+
+const releaseRequest = z
+  .object({
+    tag: z.string().min(1).max(128),
+    repository: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/).optional(),
+    dryRun: z.boolean().optional(),
+    pypiOidcToken: z.string().min(1).max(16_384).optional(),
+  })
+  .strict();
+
+function parseJson(raw: Buffer): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(raw.toString('utf8')) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 1024 * 1024, logger: opts.logger ?? false });
+  const repos = new Map(opts.configs.map((c) => [repoKey(`${c.repository.owner}/${c.repository.name}`), c]));
+  const authenticate = createCiAuth(opts.ciAuth);
+
+  // Bodies stay raw bytes: the webhook signature covers exactly what GitHub sent.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  await app.register(cors, {
+    origin: [...(opts.codecCorsOrigins ?? [opts.target.uiUrl])],
+    methods: ['POST', 'OPTIONS'],
+    allowedHeaders: ['content-type', 'x-namespace', 'authorization'],
+    credentials: true,
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await opts.client.connection.withDeadline(Date.now() + 3000, () => opts.client.workflowService.getSystemInfo({}));
+      return { ok: true, temporal: opts.target.address };
+    } catch (err) {
+      return reply.code(503).send({ ok: false, temporal: opts.target.address, error: (err as Error).message });
+    }
+  });
+
+  app.post('/webhooks/github', async (req, reply) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const signature = req.headers['x-hub-signature-256'];
+    if (!opts.webhookSecret) return reply.code(503).send({ error: 'webhooks are off: TAGSHIP_WEBHOOK_SECRET is not set' });
+    const valid = typeof signature === 'string' && (await verify(opts.webhookSecret, raw.toString('utf8'), signature).catch(() => false));
+    if (!valid) return reply.code(401).send({ error: 'invalid or missing X-Hub-Signature-256' });
+    const contentType = String(req.headers['content-type'] ?? '');
+    if (!contentType.startsWith('application/json')) {
+      return reply.code(415).send({ error: 'configure the webhook with content type application/json' });
+    }
+    const body = parseJson(raw);
+    if (!body.ok) return reply.code(400).send({ error: 'body is not valid JSON' });
+    const event = req.headers['x-github-event'];
+    const decision = decideWebhook(typeof event === 'string' ? event : undefined, body.value, repos);
+    switch (decision.kind) {
+      case 'pong':
+        return reply.code(200).send({ ok: true, pong: true });
+      case 'ignore':
+        return reply.code(200).send({ ignored: decision.reason });
+      case 'invalid':
+        return reply.code(400).send({ error: decision.reason });
+      case 'release':
+        try {
+          const started = await startRelease(opts.client, opts.target, decision.config, decision.tag);
+          return reply.code(202).send({
+            status: started.started ? 'started' : 'already running',
+            workflowId: started.workflowId,
+            url: workflowUiLink(opts.target, started.workflowId),
+          });
+        } catch (err) {
+          if (err instanceof ReleaseAlreadyDoneError) return reply.code(200).send({ ignored: err.message });
+          throw err;
+        }
+    }
+  });
+
+  app.post('/api/releases', async (req, reply) => {
+    let identity;
+    try {
+      identity = await authenticate(req.headers.authorization);
+    } catch (err) {
+      if (err instanceof CiAuthError) return reply.code(err.status).send({ error: err.message });
+      throw err;
+    }
+    const json = parseJson(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+    if (!json.ok) return reply.code(400).send({ error: 'body is not valid JSON' });
+    const parsed = releaseRequest.safeParse(json.value);
+    if (!parsed.success) {
+      return reply.code(400).send({ error: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
+    }
+    const request = parsed.data;
+    const repoName = identity.kind === 'oidc' ? identity.repository : (request.repository ?? (repos.size === 1 ? [...repos.keys()][0]! : undefined));
+    if (!repoName) return reply.code(400).send({ error: 'repository is required: this server releases several repositories' });
+    const config = repos.get(repoKey(repoName));
+    if (!config) return reply.code(404).send({ error: `repository ${repoName} is not configured on this server` });
+    const mismatch = oidcMismatch(identity, config, request.tag);
+    if (mismatch) return reply.code(403).send({ error: mismatch });
+    if (request.pypiOidcToken && !opts.codec) {
+      return reply.code(503).send({ error: 'this server has no payload encryption keys (TAGSHIP_CODEC_KEYS); it will not put a token into history' });
+    }
+    try {
+      const started = await signalStartRelease(opts.client, opts.target, config, request);
+      return reply.code(202).send({ workflowId: started.workflowId, runId: started.runId, url: workflowUiLink(opts.target, started.workflowId) });
+    } catch (err) {
+      if (err instanceof InvalidTagError) return reply.code(400).send({ error: err.message });
+      if (err instanceof ReleaseAlreadyDoneError) return reply.code(409).send({ error: err.message });
+      throw err;
+    }
+  });
+
+  if (opts.codec && opts.codecTokens && opts.codecTokens.length > 0) {
+    const allowed = new Set(opts.codecTokens);
+    registerCodecRoutes(app, opts.codec, (header) => {
+      const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+      return !!m && allowed.has(hashToken(m[1]!));
+    });
+  }
+
+  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+    // Fastify's own 4xx (body too large, bad content length) keep their status; anything else is ours.
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
+  });
+  return app;
+}

@@ -1,0 +1,76 @@
+// Who may start a release through POST /api/releases: a GitHub Actions job proving itself with its
+// OIDC ID token (issuer, audience, repository, tag ref and workflow file all checked), or a holder
+// of a static bearer token. Tokens are compared in constant time and never echoed.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type { TagshipConfig } from '../config';
+import { repoKey } from './webhook';
+
+export interface CiAuthOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly jwksUrl: string;
+  /** sha256 of each accepted static token. */
+  readonly staticTokens: readonly string[];
+}
+
+export type CiIdentity =
+  | { readonly kind: 'oidc'; readonly repository: string; readonly ref: string; readonly workflowRef: string }
+  | { readonly kind: 'token' };
+
+export class CiAuthError extends Error {
+  override name = 'CiAuthError';
+  constructor(
+    message: string,
+    readonly status: 401 | 403,
+  ) {
+    super(message);
+  }
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function matchesStatic(token: string, hashes: readonly string[]): boolean {
+  const candidate = Buffer.from(hashToken(token), 'hex');
+  // Every hash is compared, so timing says nothing about which (or whether one) matched.
+  let ok = false;
+  for (const h of hashes) ok = timingSafeEqual(candidate, Buffer.from(h, 'hex')) || ok;
+  return ok;
+}
+
+export function createCiAuth(opts: CiAuthOptions) {
+  const jwks = createRemoteJWKSet(new URL(opts.jwksUrl));
+  return async function authenticate(header: string | undefined): Promise<CiIdentity> {
+    const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    if (!m) throw new CiAuthError('missing "Authorization: Bearer <GitHub Actions OIDC token or API token>"', 401);
+    const token = m[1]!;
+    if (token.split('.').length !== 3) {
+      if (opts.staticTokens.length > 0 && matchesStatic(token, opts.staticTokens)) return { kind: 'token' };
+      throw new CiAuthError('bearer token is neither a valid API token nor a JWT', 401);
+    }
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, jwks, { issuer: opts.issuer, audience: opts.audience, algorithms: ['RS256', 'ES256'] }));
+    } catch (err) {
+      throw new CiAuthError(`OIDC token rejected: ${(err as Error).message}`, 401);
+    }
+    const repository = typeof claims.repository === 'string' ? claims.repository : '';
+    const ref = typeof claims.ref === 'string' ? claims.ref : '';
+    const workflowRef = typeof claims.job_workflow_ref === 'string' ? claims.job_workflow_ref : String(claims.workflow_ref ?? '');
+    if (!repository || !ref || !workflowRef) throw new CiAuthError('OIDC token lacks repository, ref or workflow_ref claims', 403);
+    return { kind: 'oidc', repository, ref, workflowRef };
+  };
+}
+
+/** Checks an OIDC identity against the release it asks for; returns why not, or undefined. */
+export function oidcMismatch(identity: CiIdentity, config: TagshipConfig, tag: string): string | undefined {
+  if (identity.kind !== 'oidc') return undefined;
+  const expectedRepo = `${config.repository.owner}/${config.repository.name}`;
+  if (repoKey(identity.repository) !== repoKey(expectedRepo)) return `token is for repository ${identity.repository}, not ${expectedRepo}`;
+  if (identity.ref !== `refs/tags/${tag}`) return `token was issued for ${identity.ref}, not refs/tags/${tag}`;
+  const workflowPrefix = `${identity.repository}/${config.ci.workflow}@`;
+  if (!identity.workflowRef.startsWith(workflowPrefix)) return `token comes from workflow ${identity.workflowRef}, not ${config.ci.workflow} (ci.workflow)`;
+  return undefined;
+}

@@ -1,0 +1,245 @@
+// tagship server over real HTTP against the real Temporal dev server: webhook signatures, tag-push
+// handling, redeliveries, CI's OIDC-authenticated start-release, health, and the codec endpoint.
+import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { parseConfig, type TagshipConfig } from '../src/config';
+import { generateKeySpec, parseKeyRing } from '../src/codec/encryption-codec';
+import { connectClient, type TemporalTarget } from '../src/release-client';
+import { hashToken } from '../src/server/ci-auth';
+import { buildServer } from '../src/server/app';
+import { startTemporalDevServer, type TemporalDevServer } from '../src/stack/temporal';
+import { startOidcIssuer, type OidcIssuer } from './support/oidc-issuer';
+
+const SECRET = `whsec-${randomBytes(8).toString('hex')}`;
+const API_TOKEN = `tsk-${randomBytes(12).toString('hex')}`;
+const CODEC_TOKEN = `codec-${randomBytes(12).toString('hex')}`;
+const REPO = 'Softoft-Orga/open-ticket-ai';
+
+function sign(body: string, secret = SECRET): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+function tagPush(tag: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ ref: `refs/tags/${tag}`, created: true, deleted: false, repository: { full_name: REPO }, ...extra });
+}
+
+describe('tagship server', { timeout: 5 * 60_000 }, () => {
+  let temporal: TemporalDevServer;
+  let client: Client;
+  let rawClient: Client;
+  let issuer: OidcIssuer;
+  let app: FastifyInstance;
+  let base: string;
+  let target: TemporalTarget;
+  let config: TagshipConfig;
+  const codec = parseKeyRing(generateKeySpec('srv'));
+
+  // signature: null sends none at all.
+  const deliver = (event: string, body: string, signature: string | null = sign(body), contentType = 'application/json') =>
+    fetch(`${base}/webhooks/github`, {
+      method: 'POST',
+      headers: { 'content-type': contentType, 'x-github-event': event, 'x-github-delivery': randomBytes(8).toString('hex'), ...(signature ? { 'x-hub-signature-256': signature } : {}) },
+      body,
+    });
+
+  before(async () => {
+    temporal = await startTemporalDevServer({ headless: true });
+    issuer = await startOidcIssuer({ repository: REPO, ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml' });
+    target = { address: temporal.address, namespace: temporal.namespace, taskQueue: 'server-test', uiUrl: 'http://127.0.0.1:8233', codec };
+    client = await connectClient(target);
+    rawClient = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace });
+    config = parseConfig('[repository]\nowner = "Softoft-Orga"\nname = "open-ticket-ai"\n', 'tagship.toml');
+    app = await buildServer({
+      client,
+      target,
+      configs: [config],
+      webhookSecret: SECRET,
+      ciAuth: { issuer: issuer.issuer, audience: 'tagship', jwksUrl: issuer.jwksUrl, staticTokens: [hashToken(API_TOKEN)] },
+      codec,
+      codecTokens: [hashToken(CODEC_TOKEN)],
+      bodyLimit: 64 * 1024,
+    });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => {
+    await app?.close();
+    await client?.connection.close();
+    await rawClient?.connection.close();
+    await issuer?.close();
+    await temporal?.stop();
+  });
+
+  describe('webhook signatures', () => {
+    it('verifies GitHub\'s published test vector', async () => {
+      // From GitHub's "Validating webhook deliveries": secret "It's a Secret to Everybody", body "Hello, World!".
+      const vector = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
+      assert.equal(sign('Hello, World!', "It's a Secret to Everybody"), vector);
+    });
+
+    it('answers 401 to a missing, malformed or wrong signature before reading the body', async () => {
+      const body = tagPush('v1.0.0');
+      for (const sig of [null, 'sha256=', 'sha1=abc', sign(body, 'wrong-secret'), sign(`${body} `)]) {
+        const res = await deliver('push', body, sig);
+        assert.equal(res.status, 401, `signature ${sig}`);
+      }
+      const garbage = await deliver('push', '{not json', 'sha256=00');
+      assert.equal(garbage.status, 401, 'a bad signature wins over bad JSON');
+    });
+
+    it('answers 400 to a signed body that is not JSON, 415 to a form-encoded delivery', async () => {
+      assert.equal((await deliver('push', 'Hello, World!')).status, 400);
+      assert.equal((await deliver('push', 'payload=%7B%7D', sign('payload=%7B%7D'), 'application/x-www-form-urlencoded')).status, 415);
+    });
+
+    it('refuses a body over the limit with 413', async () => {
+      const big = JSON.stringify({ pad: 'x'.repeat(70 * 1024) });
+      assert.equal((await deliver('push', big)).status, 413);
+    });
+  });
+
+  describe('webhook events', () => {
+    it('pongs a ping', async () => {
+      const res = await deliver('ping', JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 }));
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { ok: true, pong: true });
+    });
+
+    it('ignores, with a reason, what is not a created v*.*.* tag of a configured repository', async () => {
+      const cases: [string, string, RegExp][] = [
+        ['push', JSON.stringify({ ref: 'refs/heads/main', created: false, repository: { full_name: REPO } }), /refs\/heads\/main is not a tag/],
+        ['push', tagPush('nightly'), /does not match v\*\.\*\.\*/],
+        ['push', tagPush('v1.0.0', { deleted: true, created: false }), /was deleted/],
+        ['push', tagPush('v1.0.0', { repository: { full_name: 'other/repo' } }), /other\/repo is not configured/],
+        ['issues', JSON.stringify({ action: 'opened' }), /event "issues" is not a push/],
+      ];
+      for (const [event, body, reason] of cases) {
+        const res = await deliver(event, body);
+        assert.equal(res.status, 200);
+        assert.match(((await res.json()) as { ignored: string }).ignored, reason);
+      }
+    });
+
+    it('starts the release of a pushed tag, with workflow id and UI link', async () => {
+      const res = await deliver('push', tagPush('v1.0.1'));
+      assert.equal(res.status, 202);
+      const body = (await res.json()) as { status: string; workflowId: string; url: string };
+      assert.deepEqual([body.status, body.workflowId], ['started', 'release/Softoft-Orga/open-ticket-ai/v1.0.1']);
+      assert.equal(body.url, 'http://127.0.0.1:8233/namespaces/default/workflows/release%2FSoftoft-Orga%2Fopen-ticket-ai%2Fv1.0.1');
+      assert.equal((await client.workflow.getHandle(body.workflowId).describe()).status.name, 'RUNNING');
+    });
+
+    it('turns 100 concurrent deliveries of one tag into exactly one workflow run', async () => {
+      const body = tagPush('v1.0.2');
+      const responses = await Promise.all(Array.from({ length: 100 }, () => deliver('push', body)));
+      assert.deepEqual([...new Set(responses.map((r) => r.status))], [202]);
+      const runs: string[] = [];
+      for await (const wf of client.workflow.list({ query: `WorkflowId = "release/Softoft-Orga/open-ticket-ai/v1.0.2"` })) runs.push(wf.runId);
+      assert.equal(runs.length, 1);
+    });
+
+    it('never gives a 5xx for fuzzed, correctly signed bodies', async () => {
+      const shapes = [
+        () => randomBytes(Math.floor(Math.random() * 200)).toString('latin1'),
+        () => JSON.stringify({ ref: randomBytes(6).toString('hex'), created: Math.random() < 0.5, repository: Math.random() < 0.5 ? null : { full_name: 42 } }),
+        () => JSON.stringify([1, 2, { ref: 'refs/tags/v1' }]),
+        () => JSON.stringify({ ref: `refs/tags/v${Math.floor(Math.random() * 9)}.${'9'.repeat(30)}.0`, created: true, repository: { full_name: REPO } }),
+        () => JSON.stringify({ ref: 'refs/tags/v1.0.0\u0000;rm -rf /', created: true, repository: { full_name: REPO } }),
+        () => 'null',
+        () => '"string"',
+      ];
+      for (let i = 0; i < 200; i++) {
+        const body = shapes[i % shapes.length]!();
+        const res = await deliver(i % 3 === 0 ? 'ping' : 'push', body);
+        assert.ok(res.status < 500, `status ${res.status} for ${JSON.stringify(body).slice(0, 80)}`);
+        await res.body?.cancel();
+      }
+    });
+  });
+
+  describe('CI start-release API', () => {
+    const post = (auth: string | undefined, body: unknown) =>
+      fetch(`${base}/api/releases`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify(body) });
+    const ciToken = (overrides: Partial<{ repository: string; ref: string; workflowFile: string; audience: string; expiresInSeconds: number }> = {}) =>
+      issuer.sign({ repository: REPO, ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml', audience: 'tagship', ...overrides });
+
+    it('signal-with-starts the release for a GitHub Actions OIDC token, with the PyPI token encrypted in history', async () => {
+      const pypiToken = await ciToken({ audience: 'pypi' });
+      const res = await post(`Bearer ${await ciToken()}`, { tag: 'v2.0.0', pypiOidcToken: pypiToken });
+      assert.equal(res.status, 202, await res.clone().text());
+      const { workflowId } = (await res.json()) as { workflowId: string };
+      assert.equal(workflowId, 'release/Softoft-Orga/open-ticket-ai/v2.0.0');
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const signaled = history.events?.find((e) => e.workflowExecutionSignaledEventAttributes);
+      assert.equal(signaled?.workflowExecutionSignaledEventAttributes?.signalName, 'startRelease');
+      const raw = JSON.stringify(await rawClient.workflow.getHandle(workflowId).fetchHistory());
+      const tokenBody = pypiToken.split('.')[1]!;
+      assert.ok(!raw.includes(tokenBody) && !raw.includes(Buffer.from(pypiToken).toString('base64').slice(0, 40)), 'no token in stored history');
+    });
+
+    it('rejects tokens for another repository, tag or workflow, and expired ones', async () => {
+      const cases: [string, number, RegExp][] = [
+        [await ciToken({ repository: 'evil/fork' }), 404, /evil\/fork is not configured/],
+        [await ciToken({ ref: 'refs/heads/main' }), 403, /issued for refs\/heads\/main, not refs\/tags\/v2\.0\.0/],
+        [await ciToken({ workflowFile: '.github/workflows/other.yml' }), 403, /not \.github\/workflows\/release\.yml \(ci\.workflow\)/],
+        [await ciToken({ expiresInSeconds: -60 }), 401, /OIDC token rejected/],
+        [await ciToken({ audience: 'pypi' }), 401, /OIDC token rejected/],
+      ];
+      for (const [token, status, message] of cases) {
+        const res = await post(`Bearer ${token}`, { tag: 'v2.0.0' });
+        assert.equal(res.status, status);
+        const { error } = (await res.json()) as { error: string };
+        assert.match(error, message);
+        assert.ok(!error.includes(token));
+      }
+    });
+
+    it('accepts a static API token, and refuses a wrong one or none', async () => {
+      const ok = await post(`Bearer ${API_TOKEN}`, { tag: 'v2.1.0', dryRun: true });
+      assert.equal(ok.status, 202);
+      assert.equal(((await ok.json()) as { workflowId: string }).workflowId, 'release/Softoft-Orga/open-ticket-ai/v2.1.0/dry-run');
+      assert.equal((await post(`Bearer ${API_TOKEN}x`, { tag: 'v2.1.0' })).status, 401);
+      assert.equal((await post(undefined, { tag: 'v2.1.0' })).status, 401);
+    });
+
+    it('names what is wrong with a bad request body', async () => {
+      const bad = await post(`Bearer ${API_TOKEN}`, { tag: 'v2.1.0', extra: 1 });
+      assert.equal(bad.status, 400);
+      assert.match(((await bad.json()) as { error: string }).error, /Unrecognized key.*extra/i);
+      const tag = await post(`Bearer ${API_TOKEN}`, { tag: '2.1.0' });
+      assert.equal(tag.status, 400);
+      assert.match(((await tag.json()) as { error: string }).error, /Tag '2\.1\.0' does not match v\*\.\*\.\*/);
+    });
+  });
+
+  describe('operations', () => {
+    it('reports health and readiness', async () => {
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      const ready = await fetch(`${base}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.equal(((await ready.json()) as { temporal: string }).temporal, temporal.address);
+    });
+
+    it('decodes payloads for the Temporal UI only with the codec token, with CORS for the UI origin', async () => {
+      const history = await rawClient.workflow.getHandle('release/Softoft-Orga/open-ticket-ai/v2.0.0').fetchHistory();
+      const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+      const payloads = [{ metadata: Object.fromEntries(Object.entries(input.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(input.data!).toString('base64') }];
+      const denied = await fetch(`${base}/codec/decode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ payloads }) });
+      assert.equal(denied.status, 401);
+      const res = await fetch(`${base}/codec/default/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${CODEC_TOKEN}`, 'x-namespace': 'default', origin: 'http://127.0.0.1:8233' },
+        body: JSON.stringify({ payloads }),
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('access-control-allow-origin'), 'http://127.0.0.1:8233');
+      const decoded = (await res.json()) as { payloads: { data: string }[] };
+      assert.equal(JSON.parse(Buffer.from(decoded.payloads[0]!.data, 'base64').toString()).tag, 'v2.0.0');
+      const preflight = await fetch(`${base}/codec/decode`, { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:8233', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-namespace,content-type' } });
+      assert.ok(preflight.status < 300);
+      assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /x-namespace/);
+    });
+  });
+});
