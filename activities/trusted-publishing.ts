@@ -23,6 +23,10 @@ async function fetchJson(url: string, init: RequestInit, what: string): Promise<
     await res.body?.cancel();
     throw ApplicationFailure.retryable(`${what}: ${url} answered ${res.status}`, 'TrustedPublishingUnavailable');
   }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    throw ApplicationFailure.nonRetryable(`${what}: ${url} answered 404: this index does not support trusted publishing (set index.auth = "token" for a private index)`, 'TrustedPublishingRefused');
+  }
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) as Record<string, unknown> };
@@ -34,7 +38,6 @@ async function fetchJson(url: string, init: RequestInit, what: string): Promise<
 export async function fetchAudience(oidcUrl: string): Promise<string> {
   const url = endpoint(oidcUrl, '_/oidc/audience');
   const { status, body } = await fetchJson(url, {}, 'trusted publishing audience');
-  if (status === 404) throw ApplicationFailure.nonRetryable(`${url}: this index does not support trusted publishing (404)`, 'TrustedPublishingRefused');
   if (typeof body.audience !== 'string') throw ApplicationFailure.nonRetryable(`${url} answered ${status} without an audience`, 'TrustedPublishingRefused');
   return body.audience;
 }

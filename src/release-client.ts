@@ -7,6 +7,8 @@ import type { temporal } from '@temporalio/proto';
 import { releaseWorkflowId, type TagshipConfig } from './config';
 import type { ReleaseSummary } from './release-types';
 import { dataConverter } from './codec/data-converter';
+import type { LoadedDataConverter } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { keyRingFromEnv, type KeyRing } from './codec/encryption-codec';
 import { versionFromTag } from './version';
 import { startReleaseSignal, type StartReleaseSignal } from '../workflows/signals';
@@ -184,6 +186,25 @@ export function stepEvents(events: readonly HistoryEvent[], scheduled = new Map<
 }
 
 /**
+ * With payload encryption, failure messages in history read "Encoded failure"; this restores them
+ * (in place) with the client's codec, so followers show what actually went wrong.
+ */
+export async function decodeFailureMessages(events: readonly HistoryEvent[], converter: LoadedDataConverter): Promise<void> {
+  for (const e of events) {
+    const failures = [
+      e.activityTaskFailedEventAttributes?.failure,
+      e.activityTaskTimedOutEventAttributes?.failure,
+      e.activityTaskStartedEventAttributes?.lastFailure,
+    ];
+    for (const f of failures) {
+      if (!f?.encodedAttributes) continue;
+      const err = await decodeOptionalFailureToOptionalError(converter, f).catch(() => undefined);
+      if (err?.message) f.message = err.message;
+    }
+  }
+}
+
+/**
  * Follows a release until it closes, calling `onStep` for each step event as it appears in
  * history, and returns the summary (or throws the workflow's failure).
  */
@@ -199,6 +220,7 @@ export async function followRelease(handle: WorkflowHandle, onStep: (e: StepEven
   for (;;) {
     const history = await handle.fetchHistory();
     const events = history.events ?? [];
+    await decodeFailureMessages(events.slice(seen), handle.client.options.loadedDataConverter);
     for (const e of stepEvents(events.slice(seen), scheduled)) onStep(e);
     seen = events.length;
     if (done) break;

@@ -45,7 +45,7 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
     configFile = join(root, 'tagship.toml');
     await writeFile(configFile, [
       '[repository]', 'owner = "Softoft-Orga"', 'name = "open-ticket-ai"', `url = "${repoDir}"`,
-      '[index]', `upload_url = "http://127.0.0.1:${ports.index}/"`, `simple_url = "http://127.0.0.1:${ports.index}/simple/"`,
+      '[index]', 'auth = "token"', `upload_url = "http://127.0.0.1:${ports.index}/"`, `simple_url = "http://127.0.0.1:${ports.index}/simple/"`,
       '[images]', `repository = "127.0.0.1:${ports.registry}/softoft-orga/open-ticket-ai"`, 'builder = "buildah"', 'insecure = true', '',
     ].join('\n'));
   });
@@ -76,6 +76,8 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
     const res = await tagship(['release', 'start', 'v1.0.19', '--config', configFile, '--wait']);
     assert.equal(res.exitCode, 1);
     assert.match(res.stderr, /ERROR: Tag version \(1\.0\.19\) doesn't match package version \(1\.0\.18\)/);
+    // Failure messages are encrypted in history; the follower decodes them for the step list.
+    assert.match(res.stdout, /✗ validate: ERROR: Tag version \(1\.0\.19\)/);
   });
 
   it('a tag that is not v*.*.* is refused before anything starts', async () => {

@@ -2,6 +2,7 @@
 // a local server speaking PyPI's audience/mint-token protocol in front of the real index.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -65,6 +66,25 @@ describe('trusted publishing (OIDC)', () => {
     assert.equal(token.source, 'GitHub Actions runner (ACTIONS_ID_TOKEN_REQUEST_URL)');
     const [, payload] = token.token.split('.');
     assert.equal(JSON.parse(Buffer.from(payload!, 'base64url').toString()).aud, 'pypi');
+  });
+
+  it('asks the GCP metadata server, with its Metadata-Flavor header, when enabled', async () => {
+    const seen: string[] = [];
+    const metadata = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      seen.push(`${req.headers['metadata-flavor']} ${url.pathname} ${url.searchParams.get('audience')}`);
+      if (req.headers['metadata-flavor'] !== 'Google') return void res.writeHead(403).end();
+      void issuer.sign({ ...claims, audience: url.searchParams.get('audience') ?? '' }).then((t) => res.end(t));
+    });
+    await new Promise<void>((r) => metadata.listen(0, '127.0.0.1', r));
+    try {
+      const host = `127.0.0.1:${(metadata.address() as { port: number }).port}`;
+      const token = await resolveOidcToken('pypi', undefined, { TAGSHIP_OIDC_GCP: '1', GCE_METADATA_HOST: host });
+      assert.equal(token.source, 'GCP metadata server (TAGSHIP_OIDC_GCP=1)');
+      assert.deepEqual(seen, ['Google /computeMetadata/v1/instance/service-accounts/default/identity pypi']);
+    } finally {
+      metadata.close();
+    }
   });
 
   it('reads a token file, and skips an expired forwarded token for it', async () => {

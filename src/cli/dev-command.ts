@@ -30,7 +30,7 @@ export function registerDevCommand(program: Command): void {
             `  registry      ${stack.registry.host}`,
             '',
             'Point a tagship.toml at it:',
-            `  [index]  upload_url = "${stack.index.uploadUrl}"  simple_url = "${stack.index.simpleUrl}"`,
+            `  [index]  upload_url = "${stack.index.uploadUrl}"  simple_url = "${stack.index.simpleUrl}"  auth = "token"`,
             `  [images] repository = "${stack.registry.host}/<owner>/<name>"  builder = "buildah"  insecure = true`,
             `and run: TAGSHIP_TEMPORAL_ADDRESS=${stack.temporal.address} TAGSHIP_CODEC_KEYS_FILE=${stack.codecKeysFile} tagship release start vX.Y.Z --wait`,
             '',
