@@ -6,6 +6,7 @@ import { parseConfig } from '../src/config';
 import { generateKeySpec, parseKeyRing } from '../src/codec/encryption-codec';
 import { connectClient } from '../src/release-client';
 import { buildServer } from '../src/server/app';
+import { SEARCH_ATTRIBUTE_TYPES } from '../src/search-attributes';
 import { startTemporalDevServer } from '../src/stack/temporal';
 
 const N = Number(process.env.TAGSHIP_BENCH_DELIVERIES ?? 2000);
@@ -41,7 +42,7 @@ async function run(name: string, url: string, body: string, signature: string, e
 }
 
 async function bench(): Promise<void> {
-  const temporal = await startTemporalDevServer({ headless: true });
+  const temporal = await startTemporalDevServer({ headless: true, searchAttributes: SEARCH_ATTRIBUTE_TYPES });
   const target = { address: temporal.address, namespace: temporal.namespace, taskQueue: 'bench', uiUrl: 'http://127.0.0.1:8233', codec: parseKeyRing(generateKeySpec('b')) };
   const client = await connectClient(target);
   const app = await buildServer({

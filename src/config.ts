@@ -84,6 +84,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Attempts per step before it waits for an operator (retry, skip or abort).
+    retries: z
+      .object({
+        validate: z.number().int().min(1).max(100).default(5),
+        build: z.number().int().min(1).max(100).default(3),
+        publish: z.number().int().min(1).max(100).default(8),
+        visible: z.number().int().min(1).max(100).default(5),
+        image: z.number().int().min(1).max(100).default(5),
+      })
+      .strict()
+      .prefault({}),
     ci: z
       .object({
         // The GitHub Actions workflow allowed to start releases through POST /api/releases

@@ -11,6 +11,7 @@ import type { LoadedDataConverter } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { keyRingFromEnv, type KeyRing } from './codec/encryption-codec';
 import { versionFromTag } from './version';
+import { TAGSHIP_REPO, TAGSHIP_STATUS, TAGSHIP_VERSION } from './search-attributes';
 import { startReleaseSignal, type StartReleaseSignal } from '../workflows/signals';
 
 export interface TemporalTarget {
@@ -55,6 +56,23 @@ export interface StartedRelease {
   readonly handle: WorkflowHandle;
 }
 
+/** What the Temporal UI shows and filters on: a one-line summary and tagship's search attributes. */
+function releaseMetadata(config: TagshipConfig, version: string, dryRun: boolean) {
+  const repo = `${config.repository.owner}/${config.repository.name}`;
+  return {
+    staticSummary: `${dryRun ? 'Dry run of' : 'Release'} ${repo} v${version}: ${config.packages.length} packages, ${config.variants.length} images`,
+    staticDetails: [
+      `**Packages:** ${config.packages.map((p) => `\`${p.name}\``).join(', ')} → ${config.index.upload_url}`,
+      `**Images:** ${config.variants.map((v) => `\`${v.name}\``).join(', ')} for ${config.images.platforms.join(', ')} → ${config.images.repository}`,
+    ].join('\n\n'),
+    typedSearchAttributes: [
+      { key: TAGSHIP_REPO, value: repo },
+      { key: TAGSHIP_VERSION, value: version },
+      { key: TAGSHIP_STATUS, value: 'running' },
+    ],
+  };
+}
+
 /**
  * Starts the release of `tag`, or returns the one already running for it: the workflow id is a
  * function of repository and version, so a redelivered webhook or a re-run CI job never releases twice.
@@ -80,6 +98,7 @@ export async function startRelease(
       taskQueue: target.taskQueue,
       workflowId,
       args: [{ config, tag, dryRun: opts.dryRun ?? false }],
+      ...releaseMetadata(config, version, opts.dryRun ?? false),
       // Two starts racing each other land on one run.
       workflowIdConflictPolicy: 'USE_EXISTING',
       // A failed or terminated release may be started again; a completed one is never repeated.
@@ -112,6 +131,7 @@ export async function signalStartRelease(
       taskQueue: target.taskQueue,
       workflowId,
       args: [{ config, tag: signal.tag, dryRun: signal.dryRun ?? false }],
+      ...releaseMetadata(config, version, signal.dryRun ?? false),
       signal: startReleaseSignal,
       signalArgs: [signal],
       workflowIdReusePolicy: signal.dryRun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',

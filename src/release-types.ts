@@ -62,3 +62,21 @@ export interface ReleaseSummary {
   readonly packages: readonly (BuiltPackage & { readonly uploaded: readonly string[]; readonly alreadyPresent: readonly string[] })[];
   readonly images: readonly PublishedImage[];
 }
+
+export type StepState = 'pending' | 'running' | 'retrying' | 'waiting-for-operator' | 'succeeded' | 'skipped' | 'failed';
+
+export interface StepStatus {
+  /** "validate", "build:<pkg>", "publish:<pkg>", "visible:<pkg>", "image:<variant>", "finish". */
+  readonly step: string;
+  readonly state: StepState;
+  /** Why it is waiting, skipped or failed (never a secret: failure messages are already redacted). */
+  readonly note?: string;
+}
+
+/** What the `status` query answers. */
+export interface ReleaseStatus {
+  readonly tag: string;
+  readonly version?: string;
+  readonly state: 'running' | 'waiting-for-operator' | 'succeeded' | 'failed';
+  readonly steps: readonly StepStatus[];
+}

@@ -2,12 +2,13 @@
 // real time-skipping test server (so retry back-offs take no wall time).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { parseConfig } from '../src/config';
-import type { ReleaseSummary } from '../src/release-types';
+import type { ReleaseStatus, ReleaseSummary } from '../src/release-types';
+import { abortUpdate, retrySignal, retryUpdate, skipUpdate, statusQuery } from '../workflows/operator';
 import { tools } from '../src/stack/tools';
 import type { createActivities } from '../activities';
 import { workflowsPath } from '../worker/run';
@@ -128,21 +129,104 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
     assert.equal(summary.images.length, 4);
   });
 
-  it('uploads nothing when one package fails to build', async () => {
-    const log: string[] = [];
+  /** Starts a release on its own task queue with a worker running until `body` is done. */
+  async function withRelease(activities: Activities, body: (handle: WorkflowHandle) => Promise<void>): Promise<void> {
+    const taskQueue = `wf-${++n}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('release', { taskQueue, workflowId: `release-test-${n}`, args: [{ config, tag: 'v1.0.18' }] });
+      await body(handle);
+    });
+  }
+
+  /** An update refused by its validator: the reason is the cause of WorkflowUpdateFailedError. */
+  async function updateRejected(p: Promise<unknown>, reason: RegExp): Promise<void> {
+    await assert.rejects(p, (err: unknown) => err instanceof WorkflowUpdateFailedError && reason.test(String((err.cause as Error | undefined)?.message)));
+  }
+
+  async function waitingSteps(handle: WorkflowHandle, expected: number): Promise<ReleaseStatus> {
+    for (let i = 0; i < 200; i++) {
+      const status = await handle.query(statusQuery);
+      if (status.steps.filter((s) => s.state === 'waiting-for-operator').length >= expected) return status;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail('no step started waiting for an operator');
+  }
+
+  const failing = (step: string, times: number, log: string[]) => {
+    let left = times;
     const base = fakeActivities(log);
-    await assert.rejects(
-      run(
-        fakeActivities(log, {
-          async buildPackage(i) {
-            if (i.package === 'otai-otobo-znuny') throw ApplicationFailure.nonRetryable('uv build of otai-otobo-znuny failed (exit 1)', 'BuildFailed');
-            return base.buildPackage(i);
-          },
-        }),
-        { tag: 'v1.0.18' },
-      ),
-      (err: unknown) => err instanceof WorkflowFailedError && /otai-otobo-znuny failed/.test(String((err.cause as Error)?.cause ?? err.cause)),
-    );
-    assert.ok(!log.some((l) => l.startsWith('publish:')));
+    return fakeActivities(log, {
+      async buildPackage(i) {
+        if (step === `build:${i.package}` && left-- > 0) throw ApplicationFailure.nonRetryable(`uv build of ${i.package} failed (exit 1)`, 'BuildFailed');
+        return base.buildPackage(i);
+      },
+      async publishImage(i) {
+        if (step === `image:${i.variant}` && left-- > 0) throw ApplicationFailure.nonRetryable('the registry refused the push', 'ImagePushRefused');
+        return base.publishImage(i);
+      },
+    });
+  };
+
+  it('a failed build waits for an operator, uploads nothing, and abort ends the release with the reason', async () => {
+    const log: string[] = [];
+    await withRelease(failing('build:otai-otobo-znuny', 99, log), async (handle) => {
+      const status = await waitingSteps(handle, 1);
+      const build = status.steps.find((s) => s.step === 'build:otai-otobo-znuny')!;
+      assert.equal(build.state, 'waiting-for-operator');
+      assert.match(build.note ?? '', /uv build of otai-otobo-znuny failed/);
+      assert.equal(status.state, 'waiting-for-operator');
+      assert.ok(status.steps.filter((s) => s.step.startsWith('build:') && s.step !== build.step).every((s) => s.state === 'succeeded'));
+      assert.ok(!log.some((l) => l.startsWith('publish:')), 'nothing uploaded while a build waits');
+      await updateRejected(handle.executeUpdate(abortUpdate, { args: [' '] }), /abort needs a reason/);
+      assert.match(await handle.executeUpdate(abortUpdate, { args: ['broken build, will tag 1.0.19'] }), /aborting/);
+      await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && /aborted by an operator: broken build, will tag 1\.0\.19/.test(String(err.cause?.message)));
+      const final = await handle.query(statusQuery);
+      assert.equal(final.state, 'failed');
+      assert.ok(!log.some((l) => l.startsWith('publish:')));
+    });
+  });
+
+  it('retry re-runs a waiting step; other variants finish meanwhile', async () => {
+    const log: string[] = [];
+    await withRelease(failing('image:core', 1, log), async (handle) => {
+      await waitingSteps(handle, 1);
+      // Independent steps go on: every other image is pushed while image:core waits.
+      for (let i = 0; i < 100 && !['hf_local', 'otobo_znuny', 'all'].every((v) => log.includes(`image:${v}`)); i++) await new Promise((r) => setTimeout(r, 50));
+      const status = await handle.query(statusQuery);
+      for (const v of ['hf_local', 'otobo_znuny', 'all']) assert.equal(status.steps.find((s) => s.step === `image:${v}`)?.state, 'succeeded');
+      await updateRejected(handle.executeUpdate(retryUpdate, { args: ['image:all'] }), /image:all is succeeded, not waiting/);
+      await updateRejected(handle.executeUpdate(retryUpdate, { args: ['image:nope'] }), /no step "image:nope"/);
+      assert.match(await handle.executeUpdate(retryUpdate, { args: ['image:core'] }), /image:core: retry accepted/);
+      const summary = (await handle.result()) as ReleaseSummary;
+      assert.deepEqual(summary.images.map((i) => i.variant).sort(), ['all', 'core', 'hf_local', 'otobo_znuny']);
+      const final = await handle.query(statusQuery);
+      assert.equal(final.state, 'succeeded');
+      assert.ok(final.steps.every((s) => s.state === 'succeeded'));
+    });
+  });
+
+  it('skip lets the release finish without the step; validate can never be skipped', async () => {
+    const log: string[] = [];
+    await withRelease(failing('image:hf_local', 99, log), async (handle) => {
+      await waitingSteps(handle, 1);
+      await updateRejected(handle.executeUpdate(skipUpdate, { args: ['validate'] }), /step validate cannot be skipped/);
+      await handle.executeUpdate(skipUpdate, { args: ['image:hf_local'] });
+      const summary = (await handle.result()) as ReleaseSummary;
+      assert.deepEqual(summary.images.map((i) => i.variant).sort(), ['all', 'core', 'otobo_znuny']);
+      const final = await handle.query(statusQuery);
+      assert.equal(final.steps.find((s) => s.step === 'image:hf_local')?.state, 'skipped');
+      assert.equal(final.steps.find((s) => s.step === 'finish')?.state, 'succeeded');
+    });
+  });
+
+  it('answers retryStep/skipStep signals from the UI the same way', async () => {
+    const log: string[] = [];
+    await withRelease(failing('image:all', 1, log), async (handle) => {
+      await waitingSteps(handle, 1);
+      await handle.signal(retrySignal, 'image:all');
+      const summary = (await handle.result()) as ReleaseSummary;
+      assert.equal(summary.images.length, 4);
+    });
   });
 });

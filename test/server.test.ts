@@ -10,6 +10,7 @@ import { generateKeySpec, parseKeyRing } from '../src/codec/encryption-codec';
 import { connectClient, type TemporalTarget } from '../src/release-client';
 import { hashToken } from '../src/server/ci-auth';
 import { buildServer } from '../src/server/app';
+import { SEARCH_ATTRIBUTE_TYPES } from '../src/search-attributes';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/stack/temporal';
 import { startOidcIssuer, type OidcIssuer } from './support/oidc-issuer';
 
@@ -46,7 +47,7 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     });
 
   before(async () => {
-    temporal = await startTemporalDevServer({ headless: true });
+    temporal = await startTemporalDevServer({ headless: true, searchAttributes: SEARCH_ATTRIBUTE_TYPES });
     issuer = await startOidcIssuer({ repository: REPO, ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml' });
     target = { address: temporal.address, namespace: temporal.namespace, taskQueue: 'server-test', uiUrl: 'http://127.0.0.1:8233', codec };
     client = await connectClient(target);

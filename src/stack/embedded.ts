@@ -9,6 +9,7 @@ import { generateKeySpec, parseKeyRing, type KeyRing } from '../codec/encryption
 import { startPypiServer } from './pypiserver';
 import { startRegistry } from './registry';
 import { startTemporalDevServer } from './temporal';
+import { SEARCH_ATTRIBUTE_TYPES } from '../search-attributes';
 
 export interface EmbeddedStack {
   readonly dataDir: string;
@@ -60,6 +61,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
           ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
           ...(opts.persistent ? { dbFile: join(opts.dataDir, 'temporal.db') } : {}),
           headless: opts.headless ?? false,
+          searchAttributes: SEARCH_ATTRIBUTE_TYPES,
         }),
       ),
       track(startPypiServer({ dataDir: join(opts.dataDir, 'index'), ...(opts.indexPort ? { port: opts.indexPort } : {}) })),

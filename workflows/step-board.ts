@@ -1,0 +1,121 @@
+// The release's steps and their states, kept by the workflow: answered by the `status` query,
+// shown live in the UI as a markdown table (current details), mirrored into the TagshipStatus
+// search attribute. Operator decisions (retry/skip) arrive here and wake the waiting step.
+import { condition, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { TagshipConfig } from '../src/config';
+import type { ReleaseStatus, StepState, StepStatus } from '../src/release-types';
+import { TAGSHIP_STATUS } from '../src/search-attributes';
+
+export type Decision = 'retry' | 'skip';
+
+const ICON: Record<StepState, string> = {
+  pending: '·',
+  running: '▶',
+  retrying: '↻',
+  'waiting-for-operator': '⏸',
+  succeeded: '✓',
+  skipped: '↷',
+  failed: '✗',
+};
+
+export function stepNames(config: TagshipConfig, dryRun: boolean): string[] {
+  const names = ['validate', ...config.packages.map((p) => `build:${p.name}`)];
+  if (!dryRun) {
+    for (const p of config.packages) names.push(`publish:${p.name}`, `visible:${p.name}`);
+    names.push(...config.variants.map((v) => `image:${v.name}`));
+  }
+  names.push('finish');
+  return names;
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').slice(0, 300);
+}
+
+export class StepBoard {
+  private readonly steps = new Map<string, StepStatus>();
+  private readonly decisions = new Map<string, Decision>();
+  private version: string | undefined;
+  private outcome: 'succeeded' | 'failed' | undefined;
+  private readonly trackStatus: boolean;
+  private lastStatus: string | undefined;
+
+  constructor(
+    private readonly tag: string,
+    names: readonly string[],
+  ) {
+    for (const step of names) this.steps.set(step, { step, state: 'pending' });
+    // Upsert only when the release was started with tagship's search attributes (so the namespace has them).
+    this.trackStatus = workflowInfo().typedSearchAttributes.get(TAGSHIP_STATUS) !== undefined;
+  }
+
+  setVersion(version: string): void {
+    this.version = version;
+  }
+
+  set(step: string, state: StepState, note?: string): void {
+    this.steps.set(step, { step, state, ...(note ? { note } : {}) });
+    this.publish();
+  }
+
+  has(step: string): boolean {
+    return this.steps.has(step);
+  }
+
+  state(step: string): StepState | undefined {
+    return this.steps.get(step)?.state;
+  }
+
+  finish(outcome: 'succeeded' | 'failed'): void {
+    this.outcome = outcome;
+    this.publish();
+  }
+
+  /** Throws (rejecting the update) unless `step` waits for an operator and may take `decision`. */
+  validateDecision(step: string, decision: Decision): void {
+    const s = this.steps.get(step);
+    if (!s) throw new Error(`no step "${step}" in this release; steps: ${[...this.steps.keys()].join(', ')}`);
+    if (decision === 'skip' && (step === 'validate' || step === 'finish')) throw new Error(`step ${step} cannot be skipped`);
+    if (s.state !== 'waiting-for-operator') throw new Error(`step ${step} is ${s.state}, not waiting for an operator`);
+  }
+
+  decide(step: string, decision: Decision): string {
+    this.validateDecision(step, decision);
+    this.decisions.set(step, decision);
+    return `${step}: ${decision} accepted`;
+  }
+
+  /** Waits until an operator decides what `step` does next (or `cancelled` becomes true). */
+  async waitForDecision(step: string, note: string, cancelled: () => boolean): Promise<Decision | undefined> {
+    this.decisions.delete(step);
+    this.set(step, 'waiting-for-operator', note);
+    await condition(() => this.decisions.has(step) || cancelled());
+    const d = this.decisions.get(step);
+    this.decisions.delete(step);
+    return d;
+  }
+
+  status(): ReleaseStatus {
+    const steps = [...this.steps.values()];
+    const state = this.outcome ?? (steps.some((s) => s.state === 'waiting-for-operator') ? 'waiting-for-operator' : 'running');
+    return { tag: this.tag, ...(this.version ? { version: this.version } : {}), state, steps };
+  }
+
+  markdown(): string {
+    const st = this.status();
+    const rows = st.steps.map((s) => `| ${ICON[s.state]} | \`${s.step}\` | ${s.state} | ${cell(s.note ?? '')} |`);
+    const waiting = st.steps.filter((s) => s.state === 'waiting-for-operator').map((s) => `\`${s.step}\``);
+    const help = waiting.length
+      ? `\n\n**Waiting for an operator:** ${waiting.join(', ')}. Retry or skip with \`tagship release retry|skip ${this.tag} <step>\`, or the \`retryStep\`/\`skipStep\` signal with the step name; abort with \`abortRelease\`.`
+      : '';
+    return [`**Release ${this.tag}** — ${st.state}`, '', '| | step | state | note |', '|---|---|---|---|', ...rows].join('\n') + help;
+  }
+
+  private publish(): void {
+    setCurrentDetails(this.markdown());
+    const state = this.status().state;
+    // One upsert per change of overall state, not per step: each is a history event.
+    if (this.trackStatus && state !== this.lastStatus) upsertSearchAttributes([{ key: TAGSHIP_STATUS, value: state }]);
+    this.lastStatus = state;
+  }
+}
