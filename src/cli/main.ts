@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDevCommand } from './dev-command';
 import { registerReleaseCommands } from './release-command';
 import { registerServerCommand } from './server-command';
+import { registerSetupCommand } from './setup-command';
 import { registerVersionsCommands } from './versions-command';
 import { registerWorkerCommand } from './worker-command';
 
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerReleaseCommands(program);
   registerWorkerCommand(program);
   registerServerCommand(program);
+  registerSetupCommand(program);
   registerDevCommand(program);
   return program;
 }

@@ -5,6 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CONFIG_FILE, loadConfig } from '../config';
 import { connectClient, followRelease, startRelease, targetFromEnv, workflowUiLink } from '../release-client';
 import { formatStep, formatSummary } from '../summary-format';
+import { registerOperatorCommands } from './operator-commands';
 
 function causeChain(err: unknown): string {
   const parts: string[] = [];
@@ -17,7 +18,8 @@ function causeChain(err: unknown): string {
 }
 
 export function registerReleaseCommands(program: Command): void {
-  const release = program.command('release').description('start and follow releases');
+  const release = program.command('release').description('start, follow and operate releases');
+  registerOperatorCommands(release);
   release
     .command('start')
     .argument('<tag>', 'the pushed tag, e.g. v1.0.18')
