@@ -5,6 +5,7 @@ import { buildPackage, type BuildPackageInput } from './build-package';
 import { whileHeartbeating } from './heartbeat';
 import { publishImage, type PublishImageInput } from './publish-image';
 import { publishPackage, type PublishPackageInput } from './publish-package';
+import { retagLatest, runningReleaseVersions, type RetagLatestInput } from './retag-latest';
 import { validateRelease, type ValidateInput } from './validate-release';
 import { waitUntilVisible, type WaitVisibleInput } from './wait-visible';
 
@@ -15,5 +16,7 @@ export function createActivities(settings: WorkerSettings) {
     publishPackage: (input: PublishPackageInput) => whileHeartbeating(input.package, () => publishPackage(settings, input)),
     waitUntilVisible: (input: WaitVisibleInput) => waitUntilVisible(input),
     publishImage: (input: PublishImageInput) => whileHeartbeating(input.variant, () => publishImage(settings, input)),
+    retagLatest: (input: RetagLatestInput) => retagLatest(settings, input),
+    runningReleaseVersions,
   };
 }

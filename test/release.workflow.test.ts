@@ -38,6 +38,12 @@ function fakeActivities(log: string[], overrides: Partial<Activities> = {}): Act
       log.push(`image:${i.variant}`);
       return { variant: i.variant, tags: [`r:${i.version}-${i.variant}`], digest: `sha256:${'b'.repeat(64)}`, platforms: ['linux/amd64', 'linux/arm64'], latest: { moved: true, reason: 'newest' } };
     },
+    async retagLatest() {
+      throw new Error('not part of a release');
+    },
+    async runningReleaseVersions() {
+      throw new Error('not part of a release');
+    },
     ...overrides,
   };
 }

@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow the worker registers.
 export { release } from './release';
+export { republishLatest } from './republish-latest';

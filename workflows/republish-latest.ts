@@ -1,0 +1,41 @@
+// Scheduled: re-point every `<variant>-latest` at the newest stable `<version>-<variant>` in the
+// registry (a manifest copy, digest kept). Heals a -latest that was moved by hand, deleted, or
+// missed because a release was skipped. Never runs beside a stable release of the same
+// repository: that release moves -latest itself, and a copy taken before its push would undo it.
+import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import type * as activities from '../activities';
+import type { RetagLatestResult } from '../activities/retag-latest';
+import type { TagshipConfig } from '../src/config';
+import { isStable, parseVersion } from '../src/version';
+
+type Activities = ReturnType<typeof activities.createActivities>;
+
+export interface RepublishLatestInput {
+  readonly config: TagshipConfig;
+}
+
+export interface RepublishLatestSummary {
+  readonly skipped?: string;
+  readonly variants: readonly RetagLatestResult[];
+}
+
+const act = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
+});
+
+export async function republishLatest(input: RepublishLatestInput): Promise<RepublishLatestSummary> {
+  const running = await act.runningReleaseVersions({ config: input.config });
+  const stable = running.filter((v) => {
+    const p = parseVersion(v);
+    return p !== undefined && isStable(p);
+  });
+  if (stable.length > 0) {
+    const skipped = `release v${stable.at(-1)} is running; it moves -latest itself`;
+    setCurrentDetails(`Skipped: ${skipped}`);
+    return { skipped, variants: [] };
+  }
+  const variants = await Promise.all(input.config.variants.map((v) => act.retagLatest({ config: input.config, variant: v.name })));
+  setCurrentDetails(variants.map((r) => `- \`${r.variant}-latest\`: ${r.outcome} — ${r.reason}`).join('\n'));
+  return { variants };
+}
