@@ -84,6 +84,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    schedule: z
+      .object({
+        // When `tagship schedule apply` re-points every <variant>-latest (cron, UTC).
+        republish_latest: z
+          .string()
+          .regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression like "17 4 * * *"')
+          .default('17 4 * * *'),
+      })
+      .strict()
+      .prefault({}),
     // Attempts per step before it waits for an operator (retry, skip or abort).
     retries: z
       .object({

@@ -5,6 +5,7 @@ import { registerDevCommand } from './dev-command';
 import { registerReleaseCommands } from './release-command';
 import { registerServerCommand } from './server-command';
 import { registerSetupCommand } from './setup-command';
+import { registerScheduleCommands } from './schedule-command';
 import { registerVersionsCommands } from './versions-command';
 import { registerWorkerCommand } from './worker-command';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerServerCommand(program);
   registerSetupCommand(program);
+  registerScheduleCommands(program);
   registerDevCommand(program);
   return program;
 }
