@@ -1,9 +1,9 @@
 // The seed's version rules over a checkout: all packages share one version, and a release tag
 // names it. Used by `tagship versions check|set`, the validate activity and the demo.
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { TagshipConfig } from './config';
-import { readProjectName, readProjectVersion, setProjectVersion } from './pyproject';
+import { readProject, setProjectVersion } from './pyproject';
 import { isValidVersion, normalizeProjectName, versionFromTag } from './version';
 
 export interface PackageVersion {
@@ -19,40 +19,66 @@ export interface VersionCheck {
   readonly packages: PackageVersion[];
 }
 
-function pyprojectPath(path: string): string {
-  return path === '.' ? 'pyproject.toml' : `${path.replace(/\/+$/, '')}/pyproject.toml`;
+/** Thrown by setVersions; `errors` are the individual problems, one per line of the message. */
+export class VersionError extends Error {
+  override name = 'VersionError';
+  constructor(readonly errors: readonly string[]) {
+    super(errors.join('\n'));
+  }
 }
 
-async function readPackages(repoDir: string, config: TagshipConfig): Promise<{ packages: (PackageVersion & { text: string })[]; errors: string[] }> {
-  const packages: (PackageVersion & { text: string })[] = [];
-  const errors: string[] = [];
+interface ReadPackage extends PackageVersion {
+  readonly text: string;
+}
+
+interface Problem {
+  readonly message: string;
+  /** An invalid current version is what `versions set` repairs, so it must not block it. */
+  readonly repairable: boolean;
+}
+
+function pyprojectPath(path: string): string {
+  return posix.join(path, 'pyproject.toml');
+}
+
+async function readPackages(repoDir: string, config: TagshipConfig): Promise<{ packages: ReadPackage[]; problems: Problem[] }> {
+  const packages: ReadPackage[] = [];
+  const problems: Problem[] = [];
+  const fail = (message: string, repairable = false) => problems.push({ message: `ERROR: ${message}`, repairable });
   for (const pkg of config.packages) {
     const file = pyprojectPath(pkg.path);
     let text: string;
     try {
       text = await readFile(join(repoDir, file), 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      errors.push(`ERROR: ${file} not found (package ${pkg.name}, path "${pkg.path}" in tagship.toml)`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') fail(`${file} not found (package ${pkg.name}, path "${pkg.path}" in tagship.toml)`);
+      else fail(`cannot read ${file} (package ${pkg.name}): ${code ?? (err as Error).message}`);
       continue;
     }
+    let project;
     try {
-      const version = readProjectVersion(text, file);
-      const name = readProjectName(text, file);
-      if (name !== undefined && normalizeProjectName(name) !== normalizeProjectName(pkg.name)) {
-        errors.push(`ERROR: ${file} is project "${name}", but tagship.toml expects "${pkg.name}" at path "${pkg.path}"`);
-      }
-      if (!isValidVersion(version)) errors.push(`ERROR: ${file} has version "${version}", which is not X.Y.Z (e.g. 1.0.18)`);
-      packages.push({ name: pkg.name, file, version, text });
+      project = readProject(text, file);
     } catch (err) {
-      errors.push(`ERROR: ${(err as Error).message}`);
+      fail((err as Error).message);
+      continue;
     }
+    if (project.name === undefined) {
+      fail(`${file} has no [project] name (tagship.toml expects "${pkg.name}" at path "${pkg.path}")`);
+    } else if (normalizeProjectName(project.name) !== normalizeProjectName(pkg.name)) {
+      fail(`${file} is project "${project.name}", but tagship.toml expects "${pkg.name}" at path "${pkg.path}"`);
+    }
+    if (!isValidVersion(project.version)) {
+      fail(`${file} (package ${pkg.name}) has version "${project.version}", which is not X.Y.Z (PEP 440, e.g. 1.0.18)`, true);
+    }
+    packages.push({ name: pkg.name, file, version: project.version, text });
   }
-  return { packages, errors };
+  return { packages, problems };
 }
 
 export async function checkVersions(opts: { repoDir: string; config: TagshipConfig; tag?: string }): Promise<VersionCheck> {
-  const { packages, errors } = await readPackages(opts.repoDir, opts.config);
+  const { packages, problems } = await readPackages(opts.repoDir, opts.config);
+  const errors = problems.map((p) => p.message);
   const distinct = [...new Set(packages.map((p) => p.version))];
   if (distinct.length > 1) {
     errors.push(['ERROR: All package versions must be identical!', ...packages.map((p) => `  ${p.name}: ${p.version} (${p.file})`)].join('\n'));
@@ -60,6 +86,7 @@ export async function checkVersions(opts: { repoDir: string; config: TagshipConf
   if (opts.tag !== undefined) {
     const tagVersion = versionFromTag(opts.tag);
     if (tagVersion === undefined) errors.push(`ERROR: Tag '${opts.tag}' does not match v*.*.* (e.g. v1.0.18)`);
+    // With differing versions there is no "package version" to compare; the message above says why.
     else if (distinct.length === 1 && distinct[0] !== tagVersion) {
       errors.push(`ERROR: Tag version (${tagVersion}) doesn't match package version (${distinct[0]})`);
     }
@@ -67,20 +94,27 @@ export async function checkVersions(opts: { repoDir: string; config: TagshipConf
   return { ok: errors.length === 0, errors, packages: packages.map(({ name, file, version }) => ({ name, file, version })) };
 }
 
-export class VersionError extends Error {
-  override name = 'VersionError';
-}
-
 /** Sets every package to `version`: reads and checks all files first, so a bad one changes nothing. */
 export async function setVersions(opts: { repoDir: string; config: TagshipConfig; version: string }): Promise<{ file: string; from: string; to: string }[]> {
   if (!isValidVersion(opts.version)) {
-    throw new VersionError(`invalid version "${opts.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`);
+    throw new VersionError([`invalid version "${opts.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`]);
   }
-  const { packages, errors } = await readPackages(opts.repoDir, opts.config);
-  // A version that is not valid yet is what `set` repairs; only unreadable files block it.
-  const blocking = errors.filter((e) => !/which is not X\.Y\.Z/.test(e));
-  if (blocking.length > 0) throw new VersionError(blocking.join('\n'));
+  const { packages, problems } = await readPackages(opts.repoDir, opts.config);
+  const blocking = problems.filter((p) => !p.repairable);
+  if (blocking.length > 0) throw new VersionError(blocking.map((p) => p.message));
   const updates = packages.map((p) => ({ p, text: setProjectVersion(p.text, p.file, opts.version) }));
-  for (const { p, text } of updates) await writeFile(join(opts.repoDir, p.file), text);
+  const written: ReadPackage[] = [];
+  try {
+    for (const { p, text } of updates) {
+      if (text === p.text) continue;
+      await writeFile(join(opts.repoDir, p.file), text);
+      written.push(p);
+    }
+  } catch (err) {
+    // A write can still fail (permissions, full disk); put back what was already changed so the
+    // packages never end up at two versions.
+    await Promise.allSettled(written.map((p) => writeFile(join(opts.repoDir, p.file), p.text)));
+    throw err;
+  }
   return packages.map((p) => ({ file: p.file, from: p.version, to: opts.version }));
 }

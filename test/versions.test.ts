@@ -1,16 +1,14 @@
-// The seed's version rules on copies of the example monorepo, through the library and the CLI.
+// The seed's version rules on copies of the example monorepo (shipped at 1.0.17).
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { execa } from 'execa';
-import { parseConfig } from '../src/config';
-import { checkVersions, setVersions } from '../src/versions';
+import { loadConfig, parseConfig } from '../src/config';
+import { VersionError, checkVersions, setVersions } from '../src/versions';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/open-ticket-ai', import.meta.url));
-const BIN = fileURLToPath(new URL('../bin/tagship.js', import.meta.url));
 const FILES = ['pyproject.toml', 'packages/otai_hf_local/pyproject.toml', 'packages/otai_otobo_znuny/pyproject.toml'];
 const config = parseConfig('', 'defaults');
 
@@ -22,8 +20,15 @@ async function copy(): Promise<string> {
   return dir;
 }
 
-async function snapshot(dir: string): Promise<string[]> {
-  return Promise.all(FILES.map((f) => readFile(join(dir, f), 'utf8')));
+async function snapshot(dir: string): Promise<Buffer[]> {
+  return Promise.all(FILES.map((f) => readFile(join(dir, f))));
+}
+
+async function edit(dir: string, file: string, from: string, to: string): Promise<void> {
+  const path = join(dir, file);
+  const text = await readFile(path, 'utf8');
+  assert.ok(text.includes(from), `${file} contains ${from}`);
+  await writeFile(path, text.replace(from, to));
 }
 
 before(async () => {
@@ -34,35 +39,51 @@ after(async () => {
 });
 
 describe('checkVersions', () => {
-  it('passes when all packages share the tag\'s version', async () => {
+  it('the example and its tagship.toml describe three packages at 1.0.17', async () => {
+    const dir = await copy();
+    const result = await checkVersions({ repoDir: dir, config: await loadConfig(join(dir, 'tagship.toml')) });
+    assert.deepEqual(result, {
+      ok: true,
+      errors: [],
+      packages: [
+        { name: 'open-ticket-ai', file: 'pyproject.toml', version: '1.0.17' },
+        { name: 'otai-hf-local', file: 'packages/otai_hf_local/pyproject.toml', version: '1.0.17' },
+        { name: 'otai-otobo-znuny', file: 'packages/otai_otobo_znuny/pyproject.toml', version: '1.0.17' },
+      ],
+    });
+  });
+
+  it("passes with the tag that names the packages' version", async () => {
     const result = await checkVersions({ repoDir: await copy(), config, tag: 'v1.0.17' });
+    assert.equal(result.ok, true);
     assert.deepEqual(result.errors, []);
-    assert.deepEqual(result.packages.map((p) => [p.name, p.version]), [
-      ['open-ticket-ai', '1.0.17'],
-      ['otai-hf-local', '1.0.17'],
-      ['otai-otobo-znuny', '1.0.17'],
+  });
+
+  it("gives the seed's message when versions differ, listing each package", async () => {
+    const dir = await copy();
+    await edit(dir, FILES[1]!, 'version = "1.0.17"', 'version = "1.0.16"');
+    const result = await checkVersions({ repoDir: dir, config, tag: 'v1.0.17' });
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.errors, [
+      [
+        'ERROR: All package versions must be identical!',
+        '  open-ticket-ai: 1.0.17 (pyproject.toml)',
+        '  otai-hf-local: 1.0.16 (packages/otai_hf_local/pyproject.toml)',
+        '  otai-otobo-znuny: 1.0.17 (packages/otai_otobo_znuny/pyproject.toml)',
+      ].join('\n'),
     ]);
   });
 
-  it('gives the seed\'s message when versions differ, listing each package', async () => {
-    const dir = await copy();
-    const file = join(dir, FILES[1]!);
-    await writeFile(file, (await readFile(file, 'utf8')).replace('version = "1.0.17"', 'version = "1.0.16"'));
-    const result = await checkVersions({ repoDir: dir, config });
-    assert.equal(result.ok, false);
-    const lines = result.errors[0]!.split('\n');
-    assert.equal(lines[0], 'ERROR: All package versions must be identical!');
-    assert.ok(lines.includes('  otai-hf-local: 1.0.16 (packages/otai_hf_local/pyproject.toml)'));
-  });
-
-  it('gives the seed\'s message when the tag names another version', async () => {
+  it("gives the seed's message when the tag names another version", async () => {
     const result = await checkVersions({ repoDir: await copy(), config, tag: 'v1.0.18' });
+    assert.equal(result.ok, false);
     assert.deepEqual(result.errors, ["ERROR: Tag version (1.0.18) doesn't match package version (1.0.17)"]);
   });
 
   it('rejects a tag that is not v*.*.*', async () => {
-    for (const tag of ['1.0.17', 'v1.0', 'release-1.0.17', 'v1.0.17;rm -rf /']) {
-      const result = await checkVersions({ repoDir: await copy(), config, tag });
+    const dir = await copy();
+    for (const tag of ['1.0.17', 'v1.0', 'v1.0.17-beta', 'release-1.0.17', 'v1.0.17;rm -rf /']) {
+      const result = await checkVersions({ repoDir: dir, config, tag });
       assert.deepEqual(result.errors, [`ERROR: Tag '${tag}' does not match v*.*.* (e.g. v1.0.18)`]);
     }
   });
@@ -72,65 +93,95 @@ describe('checkVersions', () => {
     await rm(join(dir, FILES[2]!));
     const result = await checkVersions({ repoDir: dir, config });
     assert.equal(result.ok, false);
-    assert.match(result.errors[0]!, /packages\/otai_otobo_znuny\/pyproject\.toml not found \(package otai-otobo-znuny/);
+    assert.deepEqual(result.errors, [
+      'ERROR: packages/otai_otobo_znuny/pyproject.toml not found (package otai-otobo-znuny, path "packages/otai_otobo_znuny" in tagship.toml)',
+    ]);
+    assert.deepEqual(result.packages.map((p) => p.name), ['open-ticket-ai', 'otai-hf-local']);
+  });
+
+  it('names both sides when a pyproject.toml is another project than configured', async () => {
+    const dir = await copy();
+    await edit(dir, FILES[1]!, 'name = "otai-hf-local"', 'name = "otai-something-else"');
+    const result = await checkVersions({ repoDir: dir, config });
+    assert.deepEqual(result.errors, [
+      'ERROR: packages/otai_hf_local/pyproject.toml is project "otai-something-else", but tagship.toml expects "otai-hf-local" at path "packages/otai_hf_local"',
+    ]);
+  });
+
+  it('compares project names the PEP 503 way', async () => {
+    const dir = await copy();
+    await edit(dir, FILES[1]!, 'name = "otai-hf-local"', 'name = "OTAI_hf.local"');
+    assert.deepEqual((await checkVersions({ repoDir: dir, config })).errors, []);
+  });
+
+  it('names a package whose version is not X.Y.Z, and a dynamic version', async () => {
+    const dir = await copy();
+    await edit(dir, FILES[0]!, 'version = "1.0.17"', 'version = "1.0"');
+    await edit(dir, FILES[2]!, 'version = "1.0.17"', 'dynamic = ["version"]');
+    const result = await checkVersions({ repoDir: dir, config });
+    assert.equal(result.ok, false);
+    assert.equal(result.errors[0], 'ERROR: pyproject.toml (package open-ticket-ai) has version "1.0", which is not X.Y.Z (PEP 440, e.g. 1.0.18)');
+    assert.match(result.errors[1]!, /^ERROR: packages\/otai_otobo_znuny\/pyproject\.toml: \[project\] version is dynamic/);
+    assert.match(result.errors[2]!, /^ERROR: All package versions must be identical!\n/);
   });
 });
 
 describe('setVersions', () => {
-  it('changes exactly the version line of each pyproject.toml', async () => {
+  it('changes exactly the version line of each pyproject.toml, keeping CRLF', async () => {
     const dir = await copy();
+    // One file with Windows line endings: the rewrite must keep them.
+    const crlfFile = join(dir, FILES[1]!);
+    await writeFile(crlfFile, (await readFile(crlfFile, 'utf8')).replace(/\n/g, '\r\n'));
     const beforeFiles = await snapshot(dir);
     const changes = await setVersions({ repoDir: dir, config, version: '1.0.18' });
-    assert.deepEqual(changes.map((c) => [c.file, c.from, c.to]), FILES.map((f) => [f, '1.0.17', '1.0.18']));
+    assert.deepEqual(changes, FILES.map((file) => ({ file, from: '1.0.17', to: '1.0.18' })));
     const afterFiles = await snapshot(dir);
-    afterFiles.forEach((text, i) => assert.equal(text, beforeFiles[i]!.replace(/^version = "1\.0\.17"$/m, 'version = "1.0.18"')));
+    FILES.forEach((file, i) => {
+      const a = beforeFiles[i]!.toString('utf8').split('\n');
+      const b = afterFiles[i]!.toString('utf8').split('\n');
+      assert.equal(b.length, a.length, file);
+      const diff = b.flatMap((line, j) => (line === a[j] ? [] : [[a[j], line]]));
+      const eol = i === 1 ? '\r' : '';
+      assert.deepEqual(diff, [[`version = "1.0.17"${eol}`, `version = "1.0.18"${eol}`]], file);
+    });
+    assert.deepEqual((await checkVersions({ repoDir: dir, config, tag: 'v1.0.18' })).errors, []);
   });
 
-  it('rejects bad versions and leaves every file untouched', async () => {
+  it('rejects bad versions and leaves every file byte-identical', async () => {
     const dir = await copy();
     const beforeFiles = await snapshot(dir);
     for (const bad of ['1.0', 'v1.0.18', '1.0.18-beta', '', '1.0.18 ']) {
-      await assert.rejects(setVersions({ repoDir: dir, config, version: bad }), new RegExp(`invalid version "${bad.replace('.', '\\.')}"`));
+      await assert.rejects(setVersions({ repoDir: dir, config, version: bad }), (err: unknown) => {
+        assert.ok(err instanceof VersionError);
+        assert.equal(err.message, `invalid version "${bad}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`);
+        return true;
+      });
     }
     assert.deepEqual(await snapshot(dir), beforeFiles);
   });
 
   it('changes nothing when one package cannot be set', async () => {
     const dir = await copy();
-    await writeFile(join(dir, FILES[2]!), '[project]\nname = "otai-otobo-znuny"\ndynamic = ["version"]\n');
-    const first = await readFile(join(dir, FILES[0]!), 'utf8');
-    await assert.rejects(setVersions({ repoDir: dir, config, version: '1.0.18' }), /version is dynamic/);
-    assert.equal(await readFile(join(dir, FILES[0]!), 'utf8'), first);
+    await edit(dir, FILES[2]!, 'version = "1.0.17"', 'dynamic = ["version"]');
+    const beforeFiles = await snapshot(dir);
+    await assert.rejects(setVersions({ repoDir: dir, config, version: '1.0.18' }), /otai_otobo_znuny\/pyproject\.toml: \[project\] version is dynamic/);
+    assert.deepEqual(await snapshot(dir), beforeFiles);
   });
-});
 
-describe('tagship versions (CLI)', () => {
-  const cli = (args: string[]) => execa('node', [BIN, ...args], { reject: false });
-
-  it('check exits 1 with the seed\'s message, set fixes it, check then exits 0', async () => {
+  it('changes nothing when a configured pyproject.toml is missing', async () => {
     const dir = await copy();
-    const bad = await cli(['versions', 'check', '--repo', dir, '--tag', 'v1.0.18']);
-    assert.equal(bad.exitCode, 1);
-    assert.match(bad.stderr, /ERROR: Tag version \(1\.0\.18\) doesn't match package version \(1\.0\.17\)/);
-    const set = await cli(['versions', 'set', '1.0.18', '--repo', dir]);
-    assert.equal(set.exitCode, 0, set.stderr);
-    assert.match(set.stdout, /packages\/otai_hf_local\/pyproject\.toml: 1\.0\.17 -> 1\.0\.18/);
-    const good = await cli(['versions', 'check', '--repo', dir, '--tag', 'v1.0.18']);
-    assert.equal(good.exitCode, 0, good.stderr);
-    assert.match(good.stdout, /OK: 3 packages at version 1\.0\.18/);
+    await rm(join(dir, FILES[2]!));
+    const kept = await Promise.all(FILES.slice(0, 2).map((f) => readFile(join(dir, f))));
+    await assert.rejects(setVersions({ repoDir: dir, config, version: '1.0.18' }), /pyproject\.toml not found \(package otai-otobo-znuny/);
+    assert.deepEqual(await Promise.all(FILES.slice(0, 2).map((f) => readFile(join(dir, f)))), kept);
   });
 
-  it('set rejects a bad version with exit 1 and a clear message', async () => {
-    const res = await cli(['versions', 'set', '1.0.18-beta', '--repo', await copy()]);
-    assert.equal(res.exitCode, 1);
-    assert.match(res.stderr, /invalid version "1\.0\.18-beta": expected X\.Y\.Z/);
-  });
-
-  it('reports a broken tagship.toml naming the file and key', async () => {
+  it('repairs versions that differ or are not X.Y.Z', async () => {
     const dir = await copy();
-    await writeFile(join(dir, 'tagship.toml'), '[images]\nplatforms = ["linux"]\n');
-    const res = await cli(['versions', 'check', '--repo', dir]);
-    assert.equal(res.exitCode, 1);
-    assert.match(res.stderr, /tagship\.toml: invalid configuration:\n {2}images\.platforms\[0\]: must be a platform/);
+    await edit(dir, FILES[0]!, 'version = "1.0.17"', 'version = "1.0"');
+    await edit(dir, FILES[1]!, 'version = "1.0.17"', 'version = "1.0.16"');
+    const changes = await setVersions({ repoDir: dir, config, version: '1.1.0' });
+    assert.deepEqual(changes.map((c) => c.from), ['1.0', '1.0.16', '1.0.17']);
+    assert.deepEqual((await checkVersions({ repoDir: dir, config, tag: 'v1.1.0' })).errors, []);
   });
 });

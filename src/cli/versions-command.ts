@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CONFIG_FILE, loadConfig } from '../config';
-import { checkVersions, setVersions } from '../versions';
+import { VersionError, checkVersions, setVersions } from '../versions';
 
 interface RepoOptions {
   readonly repo: string;
@@ -44,8 +44,16 @@ export function registerVersionsCommands(program: Command): void {
     .option('--config <file>', `configuration file (default <repo>/${CONFIG_FILE})`)
     .action(async (version: string, opts: RepoOptions) => {
       const { repoDir, config } = await configFor(opts);
-      for (const change of await setVersions({ repoDir, config, version })) {
-        process.stdout.write(`${change.file}: ${change.from} -> ${change.to}\n`);
+      let changes;
+      try {
+        changes = await setVersions({ repoDir, config, version });
+      } catch (err) {
+        // Same shape as `check`: the problems alone, one per line, rather than `tagship: ` + a blob.
+        if (!(err instanceof VersionError)) throw err;
+        process.stderr.write(`${err.errors.join('\n')}\n`);
+        process.exitCode = 1;
+        return;
       }
+      for (const change of changes) process.stdout.write(`${change.file}: ${change.from} -> ${change.to}\n`);
     });
 }
