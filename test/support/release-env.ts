@@ -21,9 +21,9 @@ export interface ReleaseEnv {
   stop(): Promise<void>;
 }
 
-export async function startReleaseEnv(initialVersion: string): Promise<ReleaseEnv> {
+export async function startReleaseEnv(initialVersion: string, opts: { ui?: boolean } = {}): Promise<ReleaseEnv> {
   const root = await mkdtemp(join(tmpdir(), 'tagship-test-'));
-  const stack = await startEmbeddedStack({ dataDir: join(root, 'stack'), headless: true });
+  const stack = await startEmbeddedStack({ dataDir: join(root, 'stack'), headless: !opts.ui });
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let connection: NativeConnection | undefined;
