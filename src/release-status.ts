@@ -4,6 +4,7 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import type { ReleaseStatus, StepState, StepStatus } from './release-types';
 import { statusQuery } from '../workflows/operator';
+import { STEP_ICON as ICON } from './step-icons';
 
 export interface LiveStatus extends ReleaseStatus {
   readonly workflowStatus: string;
@@ -24,15 +25,6 @@ export async function liveStatus(handle: WorkflowHandle): Promise<LiveStatus> {
   return { ...status, steps, workflowStatus: description.status.name };
 }
 
-const ICON: Record<StepState, string> = {
-  pending: '·',
-  running: '▶',
-  retrying: '↻',
-  'waiting-for-operator': '⏸',
-  succeeded: '✓',
-  skipped: '↷',
-  failed: '✗',
-};
 
 export function formatStatusTable(workflowId: string, s: LiveStatus): string {
   const width = Math.max(...s.steps.map((x) => x.step.length));

@@ -1,27 +1,18 @@
 // `tagship versions check|set` through the real executable, on copies of the example monorepo.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
+import { exampleCopier, PYPROJECT_FILES } from './support/example-copies';
 
-const EXAMPLE = fileURLToPath(new URL('../examples/open-ticket-ai', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/tagship.js', import.meta.url));
-const FILES = ['pyproject.toml', 'packages/otai_hf_local/pyproject.toml', 'packages/otai_otobo_znuny/pyproject.toml'];
+const FILES = PYPROJECT_FILES;
 
 let root: string;
-let n = 0;
-async function copy(): Promise<string> {
-  const dir = join(root, `repo-${n++}`);
-  await cp(EXAMPLE, dir, { recursive: true });
-  return dir;
-}
-
-async function snapshot(dir: string): Promise<Buffer[]> {
-  return Promise.all(FILES.map((f) => readFile(join(dir, f))));
-}
+const { copy, snapshot } = exampleCopier(() => root);
 
 // The working directory is the temp root so that nothing falls back to this repository's files.
 const cli = (args: string[]) => execa('node', [BIN, ...args], { reject: false, cwd: root, stdin: 'ignore' });
@@ -109,7 +100,7 @@ describe('tagship versions', () => {
 
   it('--config names the configuration explicitly and must exist', async () => {
     const dir = await copy();
-    const cfg = join(root, `only-core-${n}.toml`);
+    const cfg = join(dir, "..", `only-core-${dir.split("-").at(-1)}.toml`);
     await writeFile(cfg, '[[packages]]\nname = "open-ticket-ai"\npath = "."\n\n[[variants]]\nname = "core"\npackages = ["open-ticket-ai"]\n');
     const res = await cli(['versions', 'check', '--repo', dir, '--config', cfg]);
     assert.equal(res.exitCode, 0, res.stderr);

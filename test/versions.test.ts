@@ -1,28 +1,18 @@
 // The seed's version rules on copies of the example monorepo (shipped at 1.0.17).
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig, parseConfig } from '../src/config';
 import { VersionError, checkVersions, setVersions } from '../src/versions';
+import { exampleCopier, PYPROJECT_FILES } from './support/example-copies';
 
-const EXAMPLE = fileURLToPath(new URL('../examples/open-ticket-ai', import.meta.url));
-const FILES = ['pyproject.toml', 'packages/otai_hf_local/pyproject.toml', 'packages/otai_otobo_znuny/pyproject.toml'];
+const FILES = PYPROJECT_FILES;
 const config = parseConfig('', 'defaults');
 
 let root: string;
-let n = 0;
-async function copy(): Promise<string> {
-  const dir = join(root, `repo-${n++}`);
-  await cp(EXAMPLE, dir, { recursive: true });
-  return dir;
-}
-
-async function snapshot(dir: string): Promise<Buffer[]> {
-  return Promise.all(FILES.map((f) => readFile(join(dir, f))));
-}
+const { copy, snapshot } = exampleCopier(() => root);
 
 async function edit(dir: string, file: string, from: string, to: string): Promise<void> {
   const path = join(dir, file);

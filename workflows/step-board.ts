@@ -5,18 +5,10 @@ import { condition, setCurrentDetails, upsertSearchAttributes, workflowInfo } fr
 import type { TagshipConfig } from '../src/config';
 import type { ReleaseStatus, StepState, StepStatus } from '../src/release-types';
 import { TAGSHIP_STATUS } from '../src/search-attributes';
+import { STEP_ICON as ICON } from '../src/step-icons';
 
 export type Decision = 'retry' | 'skip';
 
-const ICON: Record<StepState, string> = {
-  pending: '·',
-  running: '▶',
-  retrying: '↻',
-  'waiting-for-operator': '⏸',
-  succeeded: '✓',
-  skipped: '↷',
-  failed: '✗',
-};
 
 export function stepNames(config: TagshipConfig, dryRun: boolean): string[] {
   const names = ['validate', ...config.packages.map((p) => `build:${p.name}`)];
