@@ -9,6 +9,7 @@ import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@t
 import { parseConfig } from '../src/config';
 import type { ReleaseStatus, ReleaseSummary } from '../src/release-types';
 import { abortUpdate, retrySignal, retryUpdate, skipUpdate, statusQuery } from '../workflows/operator';
+import { oidcTokenSignal } from '../workflows/signals';
 import { tools } from '../src/stack/tools';
 import type { createActivities } from '../activities';
 import { workflowsPath } from '../worker/run';
@@ -234,5 +235,49 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
       const summary = (await handle.result()) as ReleaseSummary;
       assert.equal(summary.images.length, 4);
     });
+  });
+
+  it('a publish step without a usable OIDC token waits for the oidcToken signal, then uses the fresh token', async () => {
+    const log: string[] = [];
+    const base = fakeActivities(log);
+    const used: (string | undefined)[] = [];
+    await withRelease(
+      fakeActivities(log, {
+        async publishPackage(i) {
+          used.push(i.oidcToken);
+          if (i.oidcToken !== 'fresh-token') throw ApplicationFailure.nonRetryable('no usable OIDC token for audience "pypi"', 'OidcTokenUnavailable');
+          return base.publishPackage(i);
+        },
+      }),
+      async (handle) => {
+        const status = await waitingSteps(handle, 3);
+        assert.ok(status.steps.filter((s) => s.step.startsWith('publish:')).every((s) => /waiting for a fresh OIDC token/.test(s.note ?? '')));
+        await handle.signal(oidcTokenSignal, { token: 'fresh-token' });
+        const summary = (await handle.result()) as ReleaseSummary;
+        assert.equal(summary.packages.flatMap((p) => p.uploaded).length, 3);
+        assert.ok(used.includes(undefined) && used.filter((t) => t === 'fresh-token').length === 3);
+      },
+    );
+  });
+
+  it('hands the step to an operator when no fresh token arrives within timeouts.token_wait', async () => {
+    const log: string[] = [];
+    await withRelease(
+      fakeActivities(log, {
+        async publishPackage() {
+          throw ApplicationFailure.nonRetryable('OIDC token expired', 'OidcTokenExpired');
+        },
+      }),
+      async (handle) => {
+        await waitingSteps(handle, 3);
+        // The time-skipping server fast-forwards past the 30-minute token wait.
+        await env.sleep('31m');
+        const status = await handle.query(statusQuery);
+        const publish = status.steps.filter((s) => s.step.startsWith('publish:'));
+        assert.ok(publish.every((s) => s.state === 'waiting-for-operator' && /waited 30m for a fresh OIDC token/.test(s.note ?? '')), JSON.stringify(publish));
+        await handle.executeUpdate(abortUpdate, { args: ['no token today'] });
+        await assert.rejects(handle.result(), WorkflowFailedError);
+      },
+    );
   });
 });
