@@ -33,7 +33,13 @@ export const configSchema = z
         owner: z.string().regex(OWNER_REPO, 'must be a GitHub owner name').default('Softoft-Orga'),
         name: z.string().regex(OWNER_REPO, 'must be a GitHub repository name').default('open-ticket-ai'),
         // Where workers clone from: a git URL or a local path; defaults to the GitHub repository.
-        url: z.string().min(1).refine((u) => !u.startsWith('-'), 'must not start with "-"').optional(),
+        url: z
+          .string()
+          .min(1)
+          .refine((u) => !u.startsWith('-'), 'must not start with "-"')
+          // A token in the URL would reach git's argv, logs and workflow history.
+          .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not contain credentials; give git its credentials through a credential helper')
+          .optional(),
       })
       .strict()
       .prefault({}),

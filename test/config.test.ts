@@ -41,6 +41,21 @@ describe('tagship.toml', () => {
     assert.throws(() => parseConfig('[[packages]]\nname = "a"\npath = "--help"\n', 'f.toml'), /packages\[0\]\.path/);
   });
 
+  it('refuses a repository URL with credentials in it, which would leak into argv and history', () => {
+    assert.throws(
+      () => parseConfig('[repository]\nurl = "https://x-access-token:ghp_secret@github.com/o/r.git"\n', 'f.toml'),
+      (err: unknown) => err instanceof Error && /repository\.url: must not contain credentials/.test(err.message) && !err.message.includes('ghp_secret'),
+    );
+    assert.equal(parseConfig('[repository]\nurl = "https://github.com/o/r.git"\n', 'f.toml').repository.url, 'https://github.com/o/r.git');
+  });
+
+  it('checks the new sections: retries, schedule and ci', () => {
+    assert.throws(() => parseConfig('[retries]\nimage = 0\n', 'f.toml'), /retries\.image/);
+    assert.throws(() => parseConfig('[schedule]\nrepublish_latest = "daily"\n', 'f.toml'), /schedule\.republish_latest: must be a 5-field cron expression/);
+    assert.throws(() => parseConfig('[ci]\nworkflow = "../evil.yml"\n', 'f.toml'), /ci\.workflow/);
+    assert.throws(() => parseConfig('[index]\nauth = "password"\n', 'f.toml'), /index\.auth/);
+  });
+
   it('reports TOML syntax errors with file, line and column', () => {
     assert.throws(() => parseConfig('[images\n', 'bad.toml'), /bad\.toml:1:\d+: invalid TOML/);
   });
