@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { ApplicationFailure } from '@temporalio/common';
 import { tools } from '../src/stack/tools';
-import { versionFromTag } from '../src/version';
+import { badTagMessage, versionFromTag } from '../src/version';
 
 const COMMIT_RE = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
@@ -50,7 +50,7 @@ async function ensureMirror(workDir: string, repo: RepoRef): Promise<string> {
 
 function assertTag(tag: string): void {
   if (versionFromTag(tag) === undefined) {
-    throw ApplicationFailure.nonRetryable(`ERROR: Tag '${tag}' does not match v*.*.* (e.g. v1.0.18)`, 'InvalidTag');
+    throw ApplicationFailure.nonRetryable(badTagMessage(tag), 'InvalidTag');
   }
 }
 

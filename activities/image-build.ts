@@ -13,7 +13,7 @@ import type { PublishedImage } from '../src/release-types';
 import { tools } from '../src/stack/tools';
 import type { Credentials } from '../src/worker-settings';
 import { decideLatest, latestTag, versionedTag } from './latest-tag';
-import { parseImageRepository, platformOf, RegistryClient, RegistryError, INDEX_MEDIA_TYPES } from './registry-client';
+import { INDEX_MEDIA_TYPES, parseImageRepository, platformOf, registryFor, withRegistryFailures } from './registry-client';
 
 export interface ImageJob {
   readonly sourceDir: string;
@@ -182,13 +182,6 @@ async function buildAndPush(job: ImageJob, plan: ImagePlan): Promise<void> {
   }
 }
 
-function asActivityError(err: unknown): unknown {
-  if (err instanceof RegistryError) {
-    return err.retryable ? ApplicationFailure.retryable(err.message, 'RegistryError') : ApplicationFailure.nonRetryable(err.message, 'RegistryRefused');
-  }
-  return err;
-}
-
 export async function publishVariantImage(job: ImageJob): Promise<PublishedImage> {
   const { images } = job.config;
   const plan = planImage(job);
@@ -197,14 +190,10 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
   } catch {
     throw ApplicationFailure.nonRetryable(`${images.dockerfile} not found at commit ${job.commit.slice(0, 12)} (images.dockerfile in tagship.toml)`, 'DockerfileMissing');
   }
-  try {
+  return withRegistryFailures(async () => {
     await buildAndPush(job, plan);
     job.heartbeat?.(`verifying ${plan.ref}`);
-    const client = new RegistryClient(parseImageRepository(images.repository), {
-      insecure: images.insecure,
-      ...(job.registryAuth ? { auth: job.registryAuth } : {}),
-      ...(job.signal ? { signal: job.signal } : {}),
-    });
+    const client = registryFor(images, job.registryAuth, job.signal);
     const tag = versionedTag(job.version, job.variant.name);
     const pushed = await client.getManifest(tag);
     if (!pushed) throw ApplicationFailure.retryable(`${plan.ref} is not in the registry after the push`, 'ImageNotFound');
@@ -228,7 +217,5 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
       tags.push(`${images.repository}:${latestTag(job.variant.name)}`);
     }
     return { variant: job.variant.name, tags, digest: pushed.digest, platforms: [...platforms].sort(), latest };
-  } catch (err) {
-    throw asActivityError(err);
-  }
+  });
 }

@@ -2,6 +2,8 @@
 // read manifests and tags, and copy a manifest to another tag byte for byte so its digest is kept.
 // Handles the Bearer token challenge real registries answer with; a local registry needs none.
 import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TagshipConfig } from '../src/config';
 import type { Credentials } from '../src/worker-settings';
 
 export const INDEX_MEDIA_TYPES = [
@@ -183,4 +185,21 @@ export function platformOf(entry: { platform?: { os: string; architecture: strin
   const p = entry.platform;
   if (!p) return 'unknown';
   return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+}
+
+/** The registry a release's images go to, with the worker's credentials. */
+export function registryFor(images: TagshipConfig['images'], auth?: Credentials, signal?: AbortSignal): RegistryClient {
+  return new RegistryClient(parseImageRepository(images.repository), { insecure: images.insecure, ...(auth ? { auth } : {}), ...(signal ? { signal } : {}) });
+}
+
+/** Runs registry calls in an activity: failures the registry may recover from retry, refusals do not. */
+export async function withRegistryFailures<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof RegistryError) {
+      throw err.retryable ? ApplicationFailure.retryable(err.message, 'RegistryError') : ApplicationFailure.nonRetryable(err.message, 'RegistryRefused');
+    }
+    throw err;
+  }
 }

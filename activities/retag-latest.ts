@@ -7,7 +7,7 @@ import type { TagshipConfig } from '../src/config';
 import type { WorkerSettings } from '../src/worker-settings';
 import { compareVersions, parseVersion } from '../src/version';
 import { latestTag, newestStableVersion, versionedTag } from './latest-tag';
-import { parseImageRepository, RegistryClient, RegistryError } from './registry-client';
+import { registryFor, withRegistryFailures } from './registry-client';
 
 export interface RetagLatestInput {
   readonly config: TagshipConfig;
@@ -22,27 +22,9 @@ export interface RetagLatestResult {
   readonly reason: string;
 }
 
-function registry(settings: WorkerSettings, config: TagshipConfig): RegistryClient {
-  return new RegistryClient(parseImageRepository(config.images.repository), {
-    insecure: config.images.insecure,
-    ...(settings.registry ? { auth: settings.registry } : {}),
-  });
-}
-
-async function wrap<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof RegistryError) {
-      throw err.retryable ? ApplicationFailure.retryable(err.message, 'RegistryError') : ApplicationFailure.nonRetryable(err.message, 'RegistryRefused');
-    }
-    throw err;
-  }
-}
-
 export async function retagLatest(settings: WorkerSettings, input: RetagLatestInput): Promise<RetagLatestResult> {
-  const client = registry(settings, input.config);
-  return wrap(async () => {
+  const client = registryFor(input.config.images, settings.registry);
+  return withRegistryFailures(async () => {
     const tags = await client.listTags();
     const newest = newestStableVersion(tags, input.variant);
     if (!newest) return { variant: input.variant, outcome: 'none', reason: `no stable ${input.variant} image in ${input.config.images.repository}` };

@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { TagshipConfig } from '../src/config';
 import type { ValidatedRelease } from '../src/release-types';
-import { versionFromTag } from '../src/version';
+import { badTagMessage, versionFromTag } from '../src/version';
 import { checkVersions } from '../src/versions';
 import type { WorkerSettings } from '../src/worker-settings';
 import { ensureCheckout, resolveTag } from './git-checkout';
@@ -17,7 +17,7 @@ export interface ValidateInput {
 export async function validateRelease(settings: WorkerSettings, input: ValidateInput): Promise<ValidatedRelease> {
   const version = versionFromTag(input.tag);
   if (version === undefined) {
-    throw ApplicationFailure.nonRetryable(`ERROR: Tag '${input.tag}' does not match v*.*.* (e.g. v1.0.18)`, 'InvalidTag');
+    throw ApplicationFailure.nonRetryable(badTagMessage(input.tag), 'InvalidTag');
   }
   const repo = repoRef(input.config);
   const commit = await resolveTag(settings.workDir, repo, input.tag);

@@ -2,6 +2,7 @@
 // so an empty file describes that monorepo; every key a user sets is checked, and errors name the
 // key and the file.
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import TOML from '@iarna/toml';
 import { z } from 'zod';
 
@@ -199,6 +200,11 @@ export async function loadConfig(file: string, { optional = false } = {}): Promi
 }
 
 /** The workflow id of a release: one per repository and version, so redeliveries never start twice. */
+/** What `--config FILE` means for the CLI: that file must exist; without it ./tagship.toml, or the seed's defaults. */
+export async function loadConfigOption(file: string | undefined): Promise<TagshipConfig> {
+  return loadConfig(resolve(file ?? CONFIG_FILE), { optional: file === undefined });
+}
+
 export function releaseWorkflowId(cfg: Pick<TagshipConfig, 'repository'>, version: string): string {
   return `release/${cfg.repository.owner}/${cfg.repository.name}/v${version}`;
 }

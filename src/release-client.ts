@@ -5,12 +5,12 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
 import { releaseWorkflowId, type TagshipConfig } from './config';
-import type { ReleaseSummary } from './release-types';
+import type { ReleaseInput, ReleaseSummary } from './release-types';
 import { dataConverter } from './codec/data-converter';
 import type { LoadedDataConverter } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { keyRingFromEnv, type KeyRing } from './codec/encryption-codec';
-import { versionFromTag } from './version';
+import { badTagMessage, versionFromTag } from './version';
 import { TAGSHIP_REPO, TAGSHIP_STATUS, TAGSHIP_VERSION } from './search-attributes';
 import { startReleaseSignal, type StartReleaseSignal } from '../workflows/signals';
 
@@ -73,6 +73,32 @@ function releaseMetadata(config: TagshipConfig, version: string, dryRun: boolean
   };
 }
 
+/** The release a tag names: its version and workflow id; an invalid tag is refused with the seed's words. */
+export function releaseIdentity(config: TagshipConfig, tag: string, dryRun = false): { version: string; workflowId: string } {
+  const version = versionFromTag(tag);
+  if (version === undefined) throw new InvalidTagError(badTagMessage(tag));
+  return { version, workflowId: releaseWorkflowId(config, version) + (dryRun ? '/dry-run' : '') };
+}
+
+/** What start and signal-with-start share: task queue, input, UI metadata and the id reuse rule. */
+function releaseStartOptions(target: Pick<TemporalTarget, 'taskQueue'>, config: TagshipConfig, tag: string, dryRun: boolean) {
+  const { version, workflowId } = releaseIdentity(config, tag, dryRun);
+  return {
+    taskQueue: target.taskQueue,
+    workflowId,
+    args: [{ config, tag, dryRun }] as [ReleaseInput],
+    ...releaseMetadata(config, version, dryRun),
+    // A failed or terminated release may be started again; a completed one is never repeated.
+    workflowIdReusePolicy: dryRun ? ('ALLOW_DUPLICATE' as const) : ('ALLOW_DUPLICATE_FAILED_ONLY' as const),
+  };
+}
+
+function alreadyDone(err: unknown, workflowId: string): unknown {
+  return err instanceof WorkflowExecutionAlreadyStartedError
+    ? new ReleaseAlreadyDoneError(`${workflowId} has already completed; a released version is never released again`)
+    : err;
+}
+
 /**
  * Starts the release of `tag`, or returns the one already running for it: the workflow id is a
  * function of repository and version, so a redelivered webhook or a re-run CI job never releases twice.
@@ -84,9 +110,8 @@ export async function startRelease(
   tag: string,
   opts: { dryRun?: boolean } = {},
 ): Promise<StartedRelease> {
-  const version = versionFromTag(tag);
-  if (version === undefined) throw new InvalidTagError(`ERROR: Tag '${tag}' does not match v*.*.* (e.g. v1.0.18)`);
-  const workflowId = releaseWorkflowId(config, version) + (opts.dryRun ? '/dry-run' : '');
+  const options = releaseStartOptions(target, config, tag, opts.dryRun ?? false);
+  const { workflowId } = options;
   const running = await client.workflow
     .getHandle(workflowId)
     .describe()
@@ -94,22 +119,11 @@ export async function startRelease(
     .catch(() => undefined);
   if (running) return { workflowId, runId: running.runId, started: false, handle: client.workflow.getHandle(workflowId) };
   try {
-    const handle = await client.workflow.start('release', {
-      taskQueue: target.taskQueue,
-      workflowId,
-      args: [{ config, tag, dryRun: opts.dryRun ?? false }],
-      ...releaseMetadata(config, version, opts.dryRun ?? false),
-      // Two starts racing each other land on one run.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      // A failed or terminated release may be started again; a completed one is never repeated.
-      workflowIdReusePolicy: opts.dryRun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
-    });
+    // Two starts racing each other land on one run.
+    const handle = await client.workflow.start('release', { ...options, workflowIdConflictPolicy: 'USE_EXISTING' });
     return { workflowId, runId: handle.firstExecutionRunId, started: true, handle };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new ReleaseAlreadyDoneError(`${workflowId} has already completed; a released version is never released again`);
-    }
-    throw err;
+    throw alreadyDone(err, workflowId);
   }
 }
 
@@ -123,25 +137,12 @@ export async function signalStartRelease(
   config: TagshipConfig,
   signal: StartReleaseSignal,
 ): Promise<Omit<StartedRelease, 'started'>> {
-  const version = versionFromTag(signal.tag);
-  if (version === undefined) throw new InvalidTagError(`ERROR: Tag '${signal.tag}' does not match v*.*.* (e.g. v1.0.18)`);
-  const workflowId = releaseWorkflowId(config, version) + (signal.dryRun ? '/dry-run' : '');
+  const options = releaseStartOptions(target, config, signal.tag, signal.dryRun ?? false);
   try {
-    const handle = await client.workflow.signalWithStart('release', {
-      taskQueue: target.taskQueue,
-      workflowId,
-      args: [{ config, tag: signal.tag, dryRun: signal.dryRun ?? false }],
-      ...releaseMetadata(config, version, signal.dryRun ?? false),
-      signal: startReleaseSignal,
-      signalArgs: [signal],
-      workflowIdReusePolicy: signal.dryRun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
-    });
-    return { workflowId, runId: handle.signaledRunId, handle: client.workflow.getHandle(workflowId) };
+    const handle = await client.workflow.signalWithStart('release', { ...options, signal: startReleaseSignal, signalArgs: [signal] });
+    return { workflowId: options.workflowId, runId: handle.signaledRunId, handle: client.workflow.getHandle(options.workflowId) };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new ReleaseAlreadyDoneError(`${workflowId} has already completed; a released version is never released again`);
-    }
-    throw err;
+    throw alreadyDone(err, options.workflowId);
   }
 }
 

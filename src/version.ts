@@ -43,6 +43,11 @@ export function versionFromTag(tag: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** The seed's words for a tag that is not `v*.*.*`. */
+export function badTagMessage(tag: string): string {
+  return `ERROR: Tag '${tag}' does not match v*.*.* (e.g. v1.0.18)`;
+}
+
 export function tagForVersion(version: string): string {
   return `v${version}`;
 }

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { TagshipConfig } from './config';
 import { readProject, setProjectVersion } from './pyproject';
-import { isValidVersion, normalizeProjectName, versionFromTag } from './version';
+import { badTagMessage, isValidVersion, normalizeProjectName, versionFromTag } from './version';
 
 export interface PackageVersion {
   readonly name: string;
@@ -85,7 +85,7 @@ export async function checkVersions(opts: { repoDir: string; config: TagshipConf
   }
   if (opts.tag !== undefined) {
     const tagVersion = versionFromTag(opts.tag);
-    if (tagVersion === undefined) errors.push(`ERROR: Tag '${opts.tag}' does not match v*.*.* (e.g. v1.0.18)`);
+    if (tagVersion === undefined) errors.push(badTagMessage(opts.tag));
     // With differing versions there is no "package version" to compare; the message above says why.
     else if (distinct.length === 1 && distinct[0] !== tagVersion) {
       errors.push(`ERROR: Tag version (${tagVersion}) doesn't match package version (${distinct[0]})`);

@@ -1,12 +1,10 @@
 // `tagship release status|watch|retry|skip|abort|list`: what an operator does from a terminal,
 // the same actions the Temporal UI offers through the step table and signals.
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { CONFIG_FILE, loadConfig, releaseWorkflowId, type TagshipConfig } from '../config';
-import { connectClient, targetFromEnv } from '../release-client';
+import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config';
+import { connectClient, releaseIdentity, targetFromEnv } from '../release-client';
 import { formatStatusTable, liveStatus, updateErrorMessage } from '../release-status';
-import { versionFromTag } from '../version';
 import { TAGSHIP_STATUS } from '../search-attributes';
 import { abortUpdate, retryUpdate, skipUpdate } from '../../workflows/operator';
 
@@ -15,12 +13,10 @@ interface ConfigOption {
 }
 
 async function withRelease<T>(tag: string, opts: ConfigOption, fn: (handle: WorkflowHandle, id: string, client: Client, config: TagshipConfig) => Promise<T>): Promise<T> {
-  const version = versionFromTag(tag);
-  if (version === undefined) throw new Error(`ERROR: Tag '${tag}' does not match v*.*.* (e.g. v1.0.18)`);
-  const config = await loadConfig(resolve(opts.config ?? CONFIG_FILE), { optional: opts.config === undefined });
+  const config = await loadConfigOption(opts.config);
+  const { workflowId: id } = releaseIdentity(config, tag);
   const client = await connectClient(targetFromEnv());
   try {
-    const id = releaseWorkflowId(config, version);
     return await fn(client.workflow.getHandle(id), id, client, config);
   } finally {
     await client.connection.close();
@@ -105,7 +101,7 @@ export function registerOperatorCommands(release: Command): void {
     .option(...configOption)
     .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 20)
     .action(async (opts: ConfigOption & { limit: number }) => {
-      const config = await loadConfig(resolve(opts.config ?? CONFIG_FILE), { optional: opts.config === undefined });
+      const config = await loadConfigOption(opts.config);
       const repo = `${config.repository.owner}/${config.repository.name}`;
       const client = await connectClient(targetFromEnv());
       try {

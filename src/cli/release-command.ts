@@ -1,8 +1,7 @@
 // `tagship release start`: start (or join) the release of a tag and optionally follow it.
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
-import { CONFIG_FILE, loadConfig } from '../config';
+import { CONFIG_FILE, loadConfigOption } from '../config';
 import { connectClient, followRelease, startRelease, targetFromEnv, workflowUiLink } from '../release-client';
 import { formatStep, formatSummary } from '../summary-format';
 import { registerOperatorCommands } from './operator-commands';
@@ -28,7 +27,7 @@ export function registerReleaseCommands(program: Command): void {
     .option('--dry-run', 'validate and build only; upload and push nothing', false)
     .option('--wait', 'follow the steps until the release ends; the exit code is its outcome', false)
     .action(async (tag: string, opts: { config?: string; dryRun: boolean; wait: boolean }) => {
-      const config = await loadConfig(resolve(opts.config ?? CONFIG_FILE), { optional: opts.config === undefined });
+      const config = await loadConfigOption(opts.config);
       const target = targetFromEnv();
       const client = await connectClient(target);
       try {

@@ -1,13 +1,12 @@
 // `tagship schedule apply|show|pause|unpause|trigger|delete`: the scheduled re-publish of -latest.
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import { CONFIG_FILE, loadConfig, type TagshipConfig } from '../config';
+import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config';
 import { applySchedule, describeSchedule, scheduleId } from '../latest-schedule';
 import { connectClient, targetFromEnv } from '../release-client';
 
 async function withSchedule(opts: { config?: string }, fn: (client: Client, config: TagshipConfig, taskQueue: string) => Promise<void>): Promise<void> {
-  const config = await loadConfig(resolve(opts.config ?? CONFIG_FILE), { optional: opts.config === undefined });
+  const config = await loadConfigOption(opts.config);
   const target = targetFromEnv();
   const client = await connectClient(target);
   try {

@@ -1,8 +1,7 @@
 // `tagship server`: GitHub's tag-push webhook, CI's start-release API, health probes and the
 // codec endpoint for the Temporal UI, on one fastify instance.
-import cors from '@fastify/cors';
 import { verify } from '@octokit/webhooks-methods';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { TagshipConfig } from '../config';
@@ -10,6 +9,7 @@ import type { KeyRing } from '../codec/encryption-codec';
 import { InvalidTagError, ReleaseAlreadyDoneError, signalStartRelease, startRelease, workflowUiLink, type TemporalTarget } from '../release-client';
 import { CiAuthError, createCiAuth, hashToken, oidcMismatch, type CiAuthOptions } from './ci-auth';
 import { registerCodecRoutes } from './codec-routes';
+import { createHttpApp, parseJsonBody } from './http-app';
 import { decideWebhook, repoKey } from './webhook';
 
 export interface ServerOptions {
@@ -36,29 +36,15 @@ const releaseRequest = z
   })
   .strict();
 
-function parseJson(raw: Buffer): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(raw.toString('utf8')) };
-  } catch {
-    return { ok: false };
-  }
-}
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 1024 * 1024, logger: opts.logger ?? false });
+  const app = await createHttpApp({
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    corsOrigins: opts.codecCorsOrigins ?? [opts.target.uiUrl],
+    ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+  });
   const repos = new Map(opts.configs.map((c) => [repoKey(`${c.repository.owner}/${c.repository.name}`), c]));
   const authenticate = createCiAuth(opts.ciAuth);
-
-  // Bodies stay raw bytes: the webhook signature covers exactly what GitHub sent.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-
-  await app.register(cors, {
-    origin: [...(opts.codecCorsOrigins ?? [opts.target.uiUrl])],
-    methods: ['POST', 'OPTIONS'],
-    allowedHeaders: ['content-type', 'x-namespace', 'authorization'],
-    credentials: true,
-  });
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
@@ -80,7 +66,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!contentType.startsWith('application/json')) {
       return reply.code(415).send({ error: 'configure the webhook with content type application/json' });
     }
-    const body = parseJson(raw);
+    const body = parseJsonBody(raw);
     if (!body.ok) return reply.code(400).send({ error: 'body is not valid JSON' });
     const event = req.headers['x-github-event'];
     const decision = decideWebhook(typeof event === 'string' ? event : undefined, body.value, repos);
@@ -114,7 +100,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       if (err instanceof CiAuthError) return reply.code(err.status).send({ error: err.message });
       throw err;
     }
-    const json = parseJson(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+    const json = parseJsonBody(req.body);
     if (!json.ok) return reply.code(400).send({ error: 'body is not valid JSON' });
     const parsed = releaseRequest.safeParse(json.value);
     if (!parsed.success) {

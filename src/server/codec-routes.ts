@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Payload } from '@temporalio/common';
 import { z } from 'zod';
 import { EncryptionCodec, type KeyRing } from '../codec/encryption-codec';
+import { parseJsonBody } from './http-app';
 
 const jsonPayloads = z.object({
   payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()).optional(), data: z.string().optional() })).max(1000),
@@ -29,13 +30,9 @@ export function registerCodecRoutes(app: FastifyInstance, ring: KeyRing, authori
   for (const op of ['encode', 'decode'] as const) {
     const handler = async (req: { headers: Record<string, unknown>; body: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
       if (!authorize(req.headers.authorization as string | undefined)) return reply.code(401).send({ error: 'codec access needs an authorized bearer token' });
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
-      } catch {
-        return reply.code(400).send({ error: 'body is not valid JSON' });
-      }
-      const parsed = jsonPayloads.safeParse(body);
+      const body = parseJsonBody(req.body);
+      if (!body.ok) return reply.code(400).send({ error: 'body is not valid JSON' });
+      const parsed = jsonPayloads.safeParse(body.value);
       if (!parsed.success) return reply.code(400).send({ error: 'body must be {"payloads": [{"metadata": {...}, "data": "<base64>"}]}' });
       try {
         const out = await codec[op](parsed.data.payloads.map(fromJson));
