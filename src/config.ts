@@ -13,6 +13,29 @@ const DURATION = /^\d+(?:ms|s|m|h)$/;
 const OWNER_REPO = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})$/;
 // registry[:port]/path, lower-case as OCI references require.
 const IMAGE_REPO = /^[a-z0-9.-]+(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+$/;
+const REGISTRY_HOST = /^[a-z0-9.-]+(?::\d{1,5})?$/;
+const BUILD_ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+// OCI tag grammar, checked after the template's placeholders are filled with sample values.
+const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const TAG_PLACEHOLDERS = ['version', 'major', 'minor', 'patch', 'variant'] as const;
+
+/** The build arguments tagship sets itself; a `[images.build_args]` entry may not override them. */
+export const RESERVED_BUILD_ARGS = ['VERSION', 'PACKAGES', 'REQUIREMENTS', 'INDEX_URL', 'VARIANT'] as const;
+
+/** The seed's two tags per variant. */
+export const DEFAULT_IMAGE_TAGS = ['{version}-{variant}', '{variant}-latest'] as const;
+
+const tagTemplate = z.string().superRefine((t, ctx) => {
+  const unknown = [...t.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!).filter((n) => !(TAG_PLACEHOLDERS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `unknown placeholder {${unknown[0]}}; use ${TAG_PLACEHOLDERS.map((n) => `{${n}}`).join(', ')}` });
+    return;
+  }
+  const sample = t.replaceAll('{version}', '10.20.30rc1').replaceAll('{major}', '10').replaceAll('{minor}', '20').replaceAll('{patch}', '30').replaceAll('{variant}', 'hf_local');
+  if (!OCI_TAG.test(sample)) ctx.addIssue({ code: 'custom', message: 'must give an image tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")' });
+});
+
+const argv = z.array(z.string().min(1)).min(1).max(64);
 
 const relPath = z
   .string()
@@ -58,6 +81,8 @@ export const configSchema = z
           .object({
             name: z.string().regex(VARIANT, 'must be lower-case letters, digits, "_", "." or "-"'),
             packages: z.array(z.string()).min(1),
+            // Overrides [images] smoke for this variant; [] turns the smoke test off for it.
+            smoke: z.array(z.string().min(1)).max(64).optional(),
           })
           .strict(),
       )
@@ -76,6 +101,19 @@ export const configSchema = z
         builder: z.enum(['docker', 'buildah']).default('docker'),
         // Plain-HTTP registry (a local one); production registries use TLS.
         insecure: z.boolean().default(false),
+        // Other registries reached over plain HTTP, e.g. where a FROM base image lives ("host:port").
+        insecure_registries: z.array(z.string().regex(REGISTRY_HOST, 'must be a registry host like "127.0.0.1:5000"')).default([]),
+        // Tags pushed for every variant; those without {version} are moving tags (see README).
+        tags: z.array(tagTemplate).min(1).default([...DEFAULT_IMAGE_TAGS]),
+        // Extra --build-arg values, e.g. BASE_IMAGE; tagship's own arguments cannot be overridden.
+        build_args: z
+          .record(
+            z.string().regex(BUILD_ARG_NAME, 'must be a build argument name (letters, digits, "_")').refine((k) => !(RESERVED_BUILD_ARGS as readonly string[]).includes(k), { message: `is set by tagship (${RESERVED_BUILD_ARGS.join(', ')})` }),
+            z.string().max(4096),
+          )
+          .default({}),
+        // A command run in every built image, for every platform, before anything is pushed.
+        smoke: argv.optional(),
       })
       .strict()
       .prefault({}),
@@ -140,6 +178,14 @@ export const configSchema = z
       if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['packages', i, 'name'], message: `duplicate package "${p.name}"` });
       names.add(p.name);
     });
+    if (!cfg.images.tags.some((t) => t.includes('{version}'))) {
+      ctx.addIssue({ code: 'custom', path: ['images', 'tags'], message: 'needs at least one tag with {version}, the tag a release pushes and never moves' });
+    }
+    if (cfg.variants.length > 1) {
+      cfg.images.tags.forEach((t, i) => {
+        if (!t.includes('{variant}')) ctx.addIssue({ code: 'custom', path: ['images', 'tags', i], message: `must contain {variant}: with ${cfg.variants.length} variants, "${t}" would name every variant's image` });
+      });
+    }
     const variants = new Set<string>();
     cfg.variants.forEach((v, i) => {
       if (variants.has(v.name)) ctx.addIssue({ code: 'custom', path: ['variants', i, 'name'], message: `duplicate variant "${v.name}"` });
@@ -199,12 +245,22 @@ export async function loadConfig(file: string, { optional = false } = {}): Promi
   return parseConfig(text, file);
 }
 
-/** The workflow id of a release: one per repository and version, so redeliveries never start twice. */
+/**
+ * A config snapshot from workflow history, with every key added since it was recorded filled in
+ * with its default: releases started by an older tagship run on with today's activities.
+ */
+export function upgradeConfig(snapshot: TagshipConfig): TagshipConfig {
+  const result = configSchema.safeParse(snapshot);
+  if (!result.success) throw new ConfigError(`the release's configuration snapshot no longer parses: ${result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
+
 /** What `--config FILE` means for the CLI: that file must exist; without it ./tagship.toml, or the seed's defaults. */
 export async function loadConfigOption(file: string | undefined): Promise<TagshipConfig> {
   return loadConfig(resolve(file ?? CONFIG_FILE), { optional: file === undefined });
 }
 
+/** The workflow id of a release: one per repository and version, so redeliveries never start twice. */
 export function releaseWorkflowId(cfg: Pick<TagshipConfig, 'repository'>, version: string): string {
   return `release/${cfg.repository.owner}/${cfg.repository.name}/v${version}`;
 }

@@ -42,6 +42,29 @@ export interface VisiblePackage {
   readonly polls: number;
 }
 
+/** What happened to one moving tag (a template without {version}, e.g. `{variant}-latest` or `{major}.{minor}`). */
+export interface MovingTagDecision {
+  /** The tag, e.g. "core-latest" or "1.0". */
+  readonly tag: string;
+  readonly moved: boolean;
+  readonly reason: string;
+}
+
+/** A package found in an image, proven to be the published wheel's files. */
+export interface VerifiedPackage {
+  readonly name: string;
+  readonly version: string;
+  /** The published wheel whose RECORD the installed files match. */
+  readonly wheel: string;
+}
+
+export interface VerifiedPlatform {
+  readonly platform: string;
+  /** Digest of that platform's image manifest. */
+  readonly digest: string;
+  readonly packages: readonly VerifiedPackage[];
+}
+
 export interface PublishedImage {
   readonly variant: string;
   /** Full references pushed, e.g. "ghcr.io/o/r:1.0.18-core". */
@@ -49,8 +72,12 @@ export interface PublishedImage {
   /** Digest of the multi-platform index as read back from the registry. */
   readonly digest: string;
   readonly platforms: readonly string[];
-  /** Why `<variant>-latest` was or was not moved. */
+  /** Why `<variant>-latest` was or was not moved (the first moving tag; kept for older readers). */
   readonly latest: { readonly moved: boolean; readonly reason: string };
+  /** Every moving tag of the variant and whether it moved. Absent in releases recorded before tag families. */
+  readonly moving?: readonly MovingTagDecision[];
+  /** Per platform, the packages proven to be installed from the published wheels. */
+  readonly verified?: readonly VerifiedPlatform[];
 }
 
 export interface ReleaseSummary {

@@ -18,6 +18,17 @@ export interface WorkerSettings {
   readonly registry?: Credentials;
   /** Payload encryption keys; set in production so forwarded tokens are never plain in history. */
   readonly codec?: KeyRing;
+  /** How many image builds this worker runs at once (TAGSHIP_IMAGE_BUILDS); others wait for a slot. */
+  readonly imageBuilds?: number;
+}
+
+export const DEFAULT_IMAGE_BUILDS = 2;
+
+function positiveInt(env: NodeJS.ProcessEnv, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[1-9]\d{0,3}$/.test(raw)) throw new Error(`${key}=${raw} must be a whole number from 1 to 9999`);
+  return Number(raw);
 }
 
 export const DEFAULT_TASK_QUEUE = 'tagship';
@@ -40,11 +51,13 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSet
   const index = credentials(env, 'TAGSHIP_INDEX');
   const registry = credentials(env, 'TAGSHIP_REGISTRY');
   const codec = keyRingFromEnv(env);
+  const imageBuilds = positiveInt(env, 'TAGSHIP_IMAGE_BUILDS');
   return {
     workDir: resolve(env.TAGSHIP_WORK_DIR ?? `${home}/work`),
     artifactDir: resolve(env.TAGSHIP_ARTIFACT_DIR ?? `${home}/artifacts`),
     ...(index ? { index } : {}),
     ...(registry ? { registry } : {}),
     ...(codec ? { codec } : {}),
+    ...(imageBuilds !== undefined ? { imageBuilds } : {}),
   };
 }
