@@ -1,123 +1,33 @@
-// Build one image variant for every configured platform, push `<version>-<variant>`, read it back
-// from the registry, and move `<variant>-latest` to the same digest when the release is the newest
-// stable one. Builders: `docker buildx` (production default) and `buildah` (no engine needed).
-// Registry credentials reach the builder through a 0600 auth file, never argv or logs.
-import { randomBytes } from 'node:crypto';
+// One image variant, end to end: build every platform from the validated commit, smoke-test each,
+// push, read the index back from the registry, prove what every platform contains, then give it
+// its other tags. A moving tag (e.g. `core-latest`) is moved only after the contents are proven.
+// Registry credentials reach the builder through a 0600 file, never argv, logs or RUN steps.
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { execa } from 'execa';
-import type { TagshipConfig, VariantConfig } from '../src/config';
 import type { PublishedImage } from '../src/release-types';
-import { tools } from '../src/stack/tools';
 import type { Credentials } from '../src/worker-settings';
-import { decideLatest, latestTag, versionedTag } from './latest-tag';
+import { buildWithBuildah } from './buildah-builder';
+import { buildWithBuildx } from './buildx-builder';
+import type { BuildSlots } from './build-slots';
+import { verifyImageContents, type ExpectedPackage } from './image-contents';
+import { planImage, type ImagePlan, type ImagePlanInput } from './image-plan';
+import { moveTags } from './image-tags';
 import { INDEX_MEDIA_TYPES, parseImageRepository, platformOf, registryFor, withRegistryFailures } from './registry-client';
 
-export interface ImageJob {
-  readonly sourceDir: string;
-  readonly config: TagshipConfig;
-  readonly version: string;
-  readonly commit: string;
-  readonly variant: VariantConfig;
-  /** Commit time (epoch seconds): the image's creation time, so rebuilding gives the same digest. */
-  readonly created?: number;
+export interface ImageJob extends ImagePlanInput {
   readonly registryAuth?: Credentials;
+  /** Per-worker buildah storage. */
   readonly buildahRoot?: string;
+  /** The worker's image build slots; without them the build starts at once. */
+  readonly slots?: BuildSlots;
+  /** The published wheels of every package the variant installs; without it contents are not verified. */
+  readonly expected?: () => Promise<readonly ExpectedPackage[]>;
+  /** Per-worker cache of layer scans. */
+  readonly scanCacheDir?: string;
   readonly signal?: AbortSignal;
   readonly heartbeat?: (detail: string) => void;
-}
-
-export interface ImagePlan {
-  readonly ref: string;
-  readonly dockerfile: string;
-  readonly context: string;
-  readonly platforms: readonly string[];
-  readonly buildArgs: Readonly<Record<string, string>>;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly created?: number;
-}
-
-/** What gets built: the versioned reference, build arguments and OCI labels. Pure, so testable. */
-export function planImage(job: ImageJob): ImagePlan {
-  const { config, version, variant } = job;
-  const source = `https://github.com/${config.repository.owner}/${config.repository.name}`;
-  return {
-    ref: `${config.images.repository}:${versionedTag(version, variant.name)}`,
-    dockerfile: join(job.sourceDir, config.images.dockerfile),
-    context: join(job.sourceDir, config.images.context),
-    platforms: config.images.platforms,
-    buildArgs: {
-      VERSION: version,
-      VARIANT: variant.name,
-      PACKAGES: variant.packages.map((p) => `${p}==${version}`).join(' '),
-      INDEX_URL: config.index.simple_url,
-    },
-    labels: {
-      'org.opencontainers.image.title': `${config.repository.name} (${variant.name})`,
-      'org.opencontainers.image.version': version,
-      'org.opencontainers.image.revision': job.commit,
-      'org.opencontainers.image.source': source,
-      ...(job.created !== undefined ? { 'org.opencontainers.image.created': new Date(job.created * 1000).toISOString() } : {}),
-      'io.tagship.variant': variant.name,
-      'io.tagship.packages': variant.packages.join(','),
-    },
-    ...(job.created !== undefined ? { created: job.created } : {}),
-  };
-}
-
-function argPairs(flag: string, values: Readonly<Record<string, string>>): string[] {
-  return Object.entries(values).flatMap(([k, v]) => [flag, `${k}=${v}`]);
-}
-
-/** `docker buildx build` pushing a multi-platform index; DOCKER_CONFIG carries the credentials. */
-export function dockerBuildxArgs(plan: ImagePlan, metadataFile: string): string[] {
-  return [
-    'buildx', 'build',
-    '--platform', plan.platforms.join(','),
-    '--file', plan.dockerfile,
-    '--tag', plan.ref,
-    ...argPairs('--build-arg', plan.buildArgs),
-    ...argPairs('--label', plan.labels),
-    // SOURCE_DATE_EPOCH makes buildx's timestamps reproducible, so a retried push is a no-op.
-    ...(plan.created !== undefined ? ['--build-arg', `SOURCE_DATE_EPOCH=${plan.created}`] : []),
-    '--provenance=false',
-    '--metadata-file', metadataFile,
-    '--push',
-    '--',
-    plan.context,
-  ];
-}
-
-function buildahGlobal(root: string): string[] {
-  return ['--root', join(root, 'storage'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs'];
-}
-
-/** One platform per build: buildah adds each to the manifest list in the config's order, so the
- * index (and its digest) is the same on every rebuild; one multi-platform build orders by finish. */
-export function buildahBuildArgs(plan: ImagePlan, root: string, manifest: string, platform: string): string[] {
-  return [
-    ...buildahGlobal(root), 'build', '--quiet',
-    '--platform', platform,
-    '--manifest', manifest,
-    '--file', plan.dockerfile,
-    ...argPairs('--build-arg', plan.buildArgs),
-    ...argPairs('--label', plan.labels),
-    ...(plan.created !== undefined ? ['--timestamp', String(plan.created)] : []),
-    '--',
-    plan.context,
-  ];
-}
-
-export function buildahPushArgs(plan: ImagePlan, root: string, manifest: string, opts: { insecure: boolean; authFile?: string }): string[] {
-  return [
-    ...buildahGlobal(root), 'manifest', 'push', '--all', '--format', 'oci', '--quiet',
-    ...(opts.insecure ? ['--tls-verify=false'] : []),
-    ...(opts.authFile ? ['--authfile', opts.authFile] : []),
-    manifest,
-    `docker://${plan.ref}`,
-  ];
 }
 
 /** A docker-style config.json with one registry's credentials, in a private temp dir. */
@@ -130,53 +40,23 @@ async function writeAuthConfig(registry: string, auth: Credentials | undefined):
   return { dir, file };
 }
 
-const REFUSED = /\b(401|403|unauthorized|denied|forbidden|authentication required|unsupported|method not allowed)\b/i;
-
-function lastLines(text: string, n = 12): string {
-  return text.split('\n').filter(Boolean).slice(-n).join('\n');
-}
-
-async function run(file: string, args: string[], job: ImageJob, what: string, env?: Record<string, string>): Promise<void> {
-  const result = await execa(file, args, {
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    ...(env ? { env } : {}),
-    ...(job.signal ? { cancelSignal: job.signal } : {}),
-  });
-  if (result.isCanceled) throw ApplicationFailure.retryable(`${what} cancelled`, 'Cancelled');
-  if (result.exitCode !== 0) {
-    const output = lastLines(String(result.all ?? ''));
-    if (what.startsWith('push') && REFUSED.test(output)) {
-      throw ApplicationFailure.nonRetryable(`the registry refused the ${what}:\n${output}`, 'ImagePushRefused');
-    }
-    throw ApplicationFailure.retryable(`${what} failed (exit ${result.exitCode}):\n${output}`, 'ImageBuildFailed');
-  }
-}
-
 async function buildAndPush(job: ImageJob, plan: ImagePlan): Promise<void> {
   const { images } = job.config;
   const registry = parseImageRepository(images.repository).registry;
   const auth = await writeAuthConfig(registry, job.registryAuth);
+  const common = { ...(job.signal ? { signal: job.signal } : {}), ...(job.heartbeat ? { heartbeat: job.heartbeat } : {}) };
   try {
     if (images.builder === 'docker') {
-      const metadata = join(auth?.dir ?? (await mkdtemp(join(tmpdir(), 'tagship-buildx-'))), 'metadata.json');
-      await run(tools.docker(), dockerBuildxArgs(plan, metadata), job, `push of ${plan.ref}`, auth ? { DOCKER_CONFIG: auth.dir } : undefined);
+      await buildWithBuildx(plan, { insecure: images.insecure, ...(auth ? { dockerConfig: auth.dir } : {}), ...common });
       return;
     }
-    const root = job.buildahRoot ?? join(tmpdir(), 'tagship-buildah');
-    // Unique per attempt: parallel variants and retried attempts never share a manifest list.
-    const manifest = `tagship-${job.variant.name}-${job.version}-${randomBytes(4).toString('hex')}`;
-    try {
-      job.heartbeat?.(`building ${plan.ref} for ${plan.platforms.join(', ')}`);
-      for (const platform of plan.platforms) {
-        await run(tools.buildah(), buildahBuildArgs(plan, root, manifest, platform), job, `build of ${plan.ref} for ${platform}`);
-      }
-      job.heartbeat?.(`pushing ${plan.ref}`);
-      await run(tools.buildah(), buildahPushArgs(plan, root, manifest, { insecure: images.insecure, ...(auth ? { authFile: auth.file } : {}) }), job, `push of ${plan.ref}`);
-    } finally {
-      await execa(tools.buildah(), [...buildahGlobal(root), 'manifest', 'rm', manifest], { reject: false, stdin: 'ignore' });
-    }
+    await buildWithBuildah(plan, {
+      root: job.buildahRoot ?? join(tmpdir(), 'tagship-buildah'),
+      insecure: images.insecure,
+      insecureRegistries: [...(images.insecure ? [registry] : []), ...images.insecure_registries],
+      ...(auth ? { authFile: auth.file } : {}),
+      ...common,
+    });
   } finally {
     if (auth) await rm(auth.dir, { recursive: true, force: true });
   }
@@ -190,11 +70,16 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
   } catch {
     throw ApplicationFailure.nonRetryable(`${images.dockerfile} not found at commit ${job.commit.slice(0, 12)} (images.dockerfile in tagship.toml)`, 'DockerfileMissing');
   }
+  const build = () => buildAndPush(job, plan);
+  if (job.slots) {
+    await job.slots.run(build, job.signal, (position) => job.heartbeat?.(`waiting for an image build slot on this worker (${position} in line, ${job.slots!.size} at a time)`));
+  } else {
+    await build();
+  }
   return withRegistryFailures(async () => {
-    await buildAndPush(job, plan);
-    job.heartbeat?.(`verifying ${plan.ref}`);
+    job.heartbeat?.(`reading ${plan.ref} back from the registry`);
     const client = registryFor(images, job.registryAuth, job.signal);
-    const tag = versionedTag(job.version, job.variant.name);
+    const tag = plan.ref.slice(images.repository.length + 1);
     const pushed = await client.getManifest(tag);
     if (!pushed) throw ApplicationFailure.retryable(`${plan.ref} is not in the registry after the push`, 'ImageNotFound');
     if (!(INDEX_MEDIA_TYPES as readonly string[]).includes(pushed.mediaType)) {
@@ -205,17 +90,30 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
     if (missing.length > 0) {
       throw ApplicationFailure.nonRetryable(`${plan.ref} lacks platform(s) ${missing.join(', ')}; it has ${platforms.join(', ') || 'none'}`, 'ImageIncomplete');
     }
-    // Decide after our push, so a newer release that finished meanwhile is seen.
-    const latest = decideLatest(await client.listTags(), job.variant.name, job.version);
-    const tags = [plan.ref];
-    if (latest.moved) {
-      await client.putManifest(latestTag(job.variant.name), pushed);
-      const readBack = await client.getManifest(latestTag(job.variant.name));
-      if (readBack?.digest !== pushed.digest) {
-        throw ApplicationFailure.retryable(`${latestTag(job.variant.name)} reads back as ${readBack?.digest ?? 'missing'}, expected ${pushed.digest}`, 'LatestMismatch');
-      }
-      tags.push(`${images.repository}:${latestTag(job.variant.name)}`);
-    }
-    return { variant: job.variant.name, tags, digest: pushed.digest, platforms: [...platforms].sort(), latest };
+    const verified = job.expected
+      ? await verifyImageContents({
+          client,
+          index: pushed,
+          platforms: images.platforms,
+          packages: await job.expected(),
+          ...(job.scanCacheDir ? { cacheDir: job.scanCacheDir } : {}),
+          ...(job.signal ? { signal: job.signal } : {}),
+          ...(job.heartbeat ? { heartbeat: job.heartbeat } : {}),
+        })
+      : undefined;
+    // Further immutable tags ({version} templates) name the same bytes.
+    for (const extra of plan.tags.slice(1)) await client.putManifest(extra.slice(images.repository.length + 1), pushed);
+    const moving = await moveTags(client, job.config, job.variant.name, job.version, pushed);
+    const tags = [...plan.tags, ...moving.filter((m) => m.moved).map((m) => `${images.repository}:${m.tag}`)];
+    const first = moving[0];
+    return {
+      variant: job.variant.name,
+      tags,
+      digest: pushed.digest,
+      platforms: [...platforms].sort(),
+      latest: first ? { moved: first.moved, reason: first.reason } : { moved: false, reason: 'no moving tags configured' },
+      moving,
+      ...(verified ? { verified } : {}),
+    };
   });
 }

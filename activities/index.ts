@@ -1,6 +1,7 @@
 // The worker's activities, bound to this worker's settings (paths and credentials stay out of
 // workflow payloads). Each one is small, idempotent, and takes and returns plain data.
-import type { WorkerSettings } from '../src/worker-settings';
+import { DEFAULT_IMAGE_BUILDS, type WorkerSettings } from '../src/worker-settings';
+import { BuildSlots } from './build-slots';
 import { buildPackage, type BuildPackageInput } from './build-package';
 import { whileHeartbeating } from './heartbeat';
 import { publishImage, type PublishImageInput } from './publish-image';
@@ -10,12 +11,13 @@ import { validateRelease, type ValidateInput } from './validate-release';
 import { waitUntilVisible, type WaitVisibleInput } from './wait-visible';
 
 export function createActivities(settings: WorkerSettings) {
+  const imageSlots = new BuildSlots(settings.imageBuilds ?? DEFAULT_IMAGE_BUILDS);
   return {
     validateRelease: (input: ValidateInput) => validateRelease(settings, input),
     buildPackage: (input: BuildPackageInput) => whileHeartbeating(input.package, () => buildPackage(settings, input)),
     publishPackage: (input: PublishPackageInput) => whileHeartbeating(input.package, () => publishPackage(settings, input)),
     waitUntilVisible: (input: WaitVisibleInput) => waitUntilVisible(input),
-    publishImage: (input: PublishImageInput) => whileHeartbeating(input.variant, () => publishImage(settings, input)),
+    publishImage: (input: PublishImageInput) => whileHeartbeating(input.variant, () => publishImage(settings, imageSlots, input)),
     retagLatest: (input: RetagLatestInput) => retagLatest(settings, input),
     runningReleaseVersions,
   };

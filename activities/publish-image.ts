@@ -1,13 +1,27 @@
-// Build and push one image variant from the validated commit, then verify it in the registry.
+// The image step of a release: check out the validated commit, then build, push, verify and tag
+// one variant (image-build.ts). The wheels the image must contain are the ones the index lists for
+// the version: their bytes come from the artifact store, or from the index when this worker's
+// store lacks them, and are checked against the index's sha256 either way.
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
-import type { TagshipConfig } from '../src/config';
+import { ApplicationFailure } from '@temporalio/common';
+import TOML from '@iarna/toml';
+import { upgradeConfig, type TagshipConfig } from '../src/config';
 import type { PublishedImage } from '../src/release-types';
+import { normalizeProjectName } from '../src/version';
 import type { WorkerSettings } from '../src/worker-settings';
+import { artifactPath, sha256File } from './artifact-store';
+import type { BuildSlots } from './build-slots';
 import { commitTime, ensureCheckout } from './git-checkout';
 import { publishVariantImage } from './image-build';
+import type { ExpectedPackage, PublishedWheel } from './image-contents';
+import type { ProjectMetadata } from './image-plan';
 import { repoRef } from './repo-ref';
+import { listProjectFiles } from './simple-index';
 
 export interface PublishImageInput {
   readonly config: TagshipConfig;
@@ -17,20 +31,92 @@ export interface PublishImageInput {
   readonly variant: string;
 }
 
-export async function publishImage(settings: WorkerSettings, input: PublishImageInput): Promise<PublishedImage> {
-  const variant = input.config.variants.find((v) => v.name === input.variant);
+/** description and license of a package's pyproject.toml, for the image's OCI labels. */
+export async function projectMetadata(pyprojectFile: string): Promise<ProjectMetadata> {
+  try {
+    const project = (TOML.parse(await readFile(pyprojectFile, 'utf8')).project ?? {}) as { description?: unknown; license?: unknown; 'license-expression'?: unknown };
+    const license = project.license;
+    const licenses =
+      typeof license === 'string' ? license : typeof license === 'object' && license !== null && typeof (license as { text?: unknown }).text === 'string' ? (license as { text: string }).text : undefined;
+    return {
+      ...(typeof project.description === 'string' ? { description: project.description } : {}),
+      ...(licenses ? { licenses: licenses.split('\n')[0]!.trim() } : {}),
+    };
+  } catch {
+    // Labels are informative; validate has already read these files.
+    return {};
+  }
+}
+
+/** A wheel name's version part equals `version` (PEP 427: {name}-{version}(-{build})?-{py}-{abi}-{plat}.whl). */
+function isWheelOf(filename: string, pkg: string, version: string): boolean {
+  if (!filename.endsWith('.whl')) return false;
+  const parts = filename.slice(0, -4).split('-');
+  return parts.length >= 5 && normalizeProjectName(parts[0]!) === normalizeProjectName(pkg) && parts[1] === version;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The wheel's bytes on this worker: the artifact store's copy, else downloaded from the index into the cache. */
+async function localWheel(settings: WorkerSettings, file: { filename: string; sha256: string; url?: string }, signal: AbortSignal): Promise<string> {
+  const stored = artifactPath(settings.artifactDir, file.sha256);
+  if ((await exists(stored)) && (await sha256File(stored)) === file.sha256) return stored;
+  const cached = join(settings.workDir, 'wheels', file.sha256, file.filename);
+  if ((await exists(cached)) && (await sha256File(cached)) === file.sha256) return cached;
+  if (!file.url) throw ApplicationFailure.retryable(`the index lists ${file.filename} without a download URL`, 'WheelUnavailable');
+  await mkdir(join(cached, '..'), { recursive: true });
+  const res = await fetch(file.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(300_000)]) });
+  if (!res.ok || !res.body) throw ApplicationFailure.retryable(`downloading ${file.filename} from the index answered HTTP ${res.status}`, 'WheelUnavailable');
+  const partial = `${cached}.partial`;
+  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(partial));
+  const actual = await sha256File(partial);
+  if (actual !== file.sha256) throw ApplicationFailure.retryable(`${file.filename} from the index hashes to ${actual}, but the index lists ${file.sha256}`, 'WheelUnavailable');
+  await rename(partial, cached);
+  return cached;
+}
+
+async function expectedPackages(settings: WorkerSettings, config: TagshipConfig, packages: readonly string[], version: string, signal: AbortSignal): Promise<ExpectedPackage[]> {
+  return Promise.all(
+    packages.map(async (name) => {
+      const listed = (await listProjectFiles(config.index.simple_url, name, signal)).filter((f) => isWheelOf(f.filename, name, version));
+      const wheels: PublishedWheel[] = [];
+      for (const f of listed) {
+        if (!f.sha256) continue;
+        wheels.push({ filename: f.filename, sha256: f.sha256, path: await localWheel(settings, { filename: f.filename, sha256: f.sha256, ...(f.url ? { url: f.url } : {}) }, signal) });
+      }
+      if (wheels.length === 0) {
+        throw ApplicationFailure.retryable(`the index at ${config.index.simple_url} lists no wheel of ${name} ${version} with a sha256; cannot prove what the image contains`, 'WheelUnavailable');
+      }
+      return { name, version, wheels };
+    }),
+  );
+}
+
+export async function publishImage(settings: WorkerSettings, slots: BuildSlots, input: PublishImageInput): Promise<PublishedImage> {
+  const config = upgradeConfig(input.config);
+  const variant = config.variants.find((v) => v.name === input.variant);
   if (!variant) throw ApplicationFailure.nonRetryable(`variant ${input.variant} is not in the configuration`, 'UnknownVariant');
   const ctx = Context.current();
-  const sourceDir = await ensureCheckout(settings.workDir, repoRef(input.config), input.tag, input.commit);
+  const sourceDir = await ensureCheckout(settings.workDir, repoRef(config), input.tag, input.commit);
+  const first = config.packages.find((p) => p.name === variant.packages[0]);
   return publishVariantImage({
     sourceDir,
-    config: input.config,
+    config,
     version: input.version,
     commit: input.commit,
     variant,
     created: await commitTime(sourceDir),
+    metadata: first ? await projectMetadata(join(sourceDir, first.path, 'pyproject.toml')) : {},
     ...(settings.registry ? { registryAuth: settings.registry } : {}),
     buildahRoot: join(settings.workDir, 'buildah'),
+    slots,
+    expected: () => expectedPackages(settings, config, variant.packages, input.version, ctx.cancellationSignal),
+    scanCacheDir: join(settings.workDir, 'layer-scans'),
     signal: ctx.cancellationSignal,
     heartbeat: (detail: string) => ctx.heartbeat(detail),
   });

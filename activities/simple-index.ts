@@ -5,6 +5,15 @@ import { normalizeProjectName } from '../src/version';
 export interface IndexFile {
   readonly filename: string;
   readonly sha256?: string;
+  /** Where the file downloads from, resolved against the project page (when a base was given). */
+  readonly url?: string;
+}
+
+function resolveUrl(href: string, base: string | undefined): { url: string } | Record<string, never> {
+  if (base === undefined || !URL.canParse(href, base)) return {};
+  const u = new URL(href, base);
+  u.hash = '';
+  return { url: u.toString() };
 }
 
 export class IndexHttpError extends Error {
@@ -31,26 +40,32 @@ function decodeEntities(s: string): string {
   return s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
 }
 
-export function parseSimpleHtml(html: string): IndexFile[] {
+export function parseSimpleHtml(html: string, base?: string): IndexFile[] {
   const files: IndexFile[] = [];
   for (const m of html.matchAll(ANCHOR_RE)) {
     const href = decodeEntities(m[1]!);
     const hash = /#sha256=([0-9a-f]{64})/i.exec(href)?.[1]?.toLowerCase();
     const path = href.split('#')[0]!.split('?')[0]!;
     const filename = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1)) || decodeEntities(m[2]!.trim());
-    files.push(hash ? { filename, sha256: hash } : { filename });
+    files.push({ filename, ...(hash ? { sha256: hash } : {}), ...resolveUrl(href, base) });
   }
   return files;
 }
 
 interface Pep691 {
-  files?: { filename?: unknown; hashes?: { sha256?: unknown } }[];
+  files?: { filename?: unknown; url?: unknown; hashes?: { sha256?: unknown } }[];
 }
 
-export function parseSimpleJson(body: Pep691): IndexFile[] {
+export function parseSimpleJson(body: Pep691, base?: string): IndexFile[] {
   return (body.files ?? []).flatMap((f) =>
     typeof f.filename === 'string'
-      ? [typeof f.hashes?.sha256 === 'string' ? { filename: f.filename, sha256: f.hashes.sha256.toLowerCase() } : { filename: f.filename }]
+      ? [
+          {
+            filename: f.filename,
+            ...(typeof f.hashes?.sha256 === 'string' ? { sha256: f.hashes.sha256.toLowerCase() } : {}),
+            ...(typeof f.url === 'string' ? resolveUrl(f.url, base) : {}),
+          },
+        ]
       : [],
   );
 }
@@ -76,6 +91,6 @@ export async function listProjectFiles(simpleUrl: string, project: string, signa
     throw new IndexHttpError(`${url} answered HTTP ${res.status}`, res.status);
   }
   const type = res.headers.get('content-type') ?? '';
-  if (type.includes('json')) return parseSimpleJson((await res.json()) as Pep691);
-  return parseSimpleHtml(await res.text());
+  if (type.includes('json')) return parseSimpleJson((await res.json()) as Pep691, url);
+  return parseSimpleHtml(await res.text(), url);
 }

@@ -107,10 +107,13 @@ export const configSchema = z
         tags: z.array(tagTemplate).min(1).default([...DEFAULT_IMAGE_TAGS]),
         // Extra --build-arg values, e.g. BASE_IMAGE; tagship's own arguments cannot be overridden.
         build_args: z
-          .record(
-            z.string().regex(BUILD_ARG_NAME, 'must be a build argument name (letters, digits, "_")').refine((k) => !(RESERVED_BUILD_ARGS as readonly string[]).includes(k), { message: `is set by tagship (${RESERVED_BUILD_ARGS.join(', ')})` }),
-            z.string().max(4096),
-          )
+          .record(z.string(), z.string().max(4096, 'must be at most 4096 characters'))
+          .superRefine((args, ctx) => {
+            for (const key of Object.keys(args)) {
+              if (!BUILD_ARG_NAME.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be a build argument name (letters, digits, "_")' });
+              else if ((RESERVED_BUILD_ARGS as readonly string[]).includes(key)) ctx.addIssue({ code: 'custom', path: [key], message: `is set by tagship (${RESERVED_BUILD_ARGS.join(', ')})` });
+            }
+          })
           .default({}),
         // A command run in every built image, for every platform, before anything is pushed.
         smoke: argv.optional(),
