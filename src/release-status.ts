@@ -26,14 +26,24 @@ export async function liveStatus(handle: WorkflowHandle): Promise<LiveStatus> {
 }
 
 
+/** States whose note is a failure: the table shows its last lines, where a build's cause is. */
+const FAILING: ReadonlySet<StepState> = new Set(['waiting-for-operator', 'failed', 'retrying']);
+
 export function formatStatusTable(workflowId: string, s: LiveStatus): string {
   const width = Math.max(...s.steps.map((x) => x.step.length));
   const lines = [`${workflowId}  ${s.state}${s.workflowStatus !== 'RUNNING' ? ` (${s.workflowStatus.toLowerCase()})` : ''}`];
   for (const step of s.steps) {
-    const note = step.note ? `  ${step.note.split('\n')[0]!.slice(0, 160)}` : '';
+    const [first, ...rest] = (step.note ?? '').split('\n');
+    const note = first ? `  ${first.slice(0, 200)}` : '';
     lines.push(`  ${ICON[step.state]} ${step.step.padEnd(width)}  ${step.state.padEnd(20)}${note}`.trimEnd());
+    if (FAILING.has(step.state)) lines.push(...indentedTail(rest));
   }
   return lines.join('\n');
+}
+
+/** The last lines of a failure message (a build's output), indented under its step. */
+export function indentedTail(lines: readonly string[], n = 12): string[] {
+  return lines.filter((l) => l.trim() !== '').slice(-n).map((l) => `      │ ${l.slice(0, 300)}`);
 }
 
 /** The validator's reason when an update was refused, else the error's message. */

@@ -1,6 +1,7 @@
 // Human-readable renderings of release progress and results for the CLI and the demo.
 import type { StepEvent } from './release-client';
 import type { ReleaseSummary } from './release-types';
+import { indentedTail } from './release-status';
 
 export function formatStep(e: StepEvent): string | undefined {
   switch (e.kind) {
@@ -10,8 +11,10 @@ export function formatStep(e: StepEvent): string | undefined {
       return `  ✓ ${e.step} (${(e.ms / 1000).toFixed(1)}s)`;
     case 'retrying':
       return `  ↻ ${e.step} attempt ${e.attempt}${e.message ? `: ${e.message.split('\n')[0]}` : ''}`;
-    case 'failed':
-      return `  ✗ ${e.step}: ${e.message.split('\n')[0]}`;
+    case 'failed': {
+      const [first, ...rest] = e.message.split('\n');
+      return [`  ✗ ${e.step}: ${first}`, ...indentedTail(rest)].join('\n');
+    }
     default:
       return undefined;
   }
@@ -30,7 +33,14 @@ export function formatSummary(s: ReleaseSummary): string {
     for (const i of s.images) {
       lines.push(`  ${i.variant}: ${i.digest}  [${i.platforms.join(', ')}]`);
       for (const t of i.tags) lines.push(`    ${t}`);
-      lines.push(`    -latest: ${i.latest.moved ? 'moved' : 'kept'} (${i.latest.reason})`);
+      if (i.moving) {
+        for (const m of i.moving) lines.push(`    ${m.tag}: ${m.moved ? 'moved' : 'kept'} (${m.reason})`);
+      } else {
+        lines.push(`    -latest: ${i.latest.moved ? 'moved' : 'kept'} (${i.latest.reason})`);
+      }
+      for (const v of i.verified ?? []) {
+        lines.push(`    verified ${v.platform}: ${v.packages.map((p) => `${p.name} ${p.version}`).join(', ')} (files of the published wheels)`);
+      }
     }
   }
   return lines.join('\n');

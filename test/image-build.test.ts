@@ -1,135 +1,205 @@
-// Image publishing on real parts: buildah (vfs) builds the example's FROM scratch Dockerfile for
-// linux/amd64 and linux/arm64 and pushes to a real docker-registry, which is then read back.
+// The image step on real parts: buildah builds real Dockerfiles (FROM the stack's two-platform
+// Python base in a plain-HTTP registry, RUN steps under QEMU for linux/arm64), installs from a
+// real pypiserver, smoke-tests, pushes to a real docker-registry, and the contents are proven
+// from the registry. Each failure class is checked for its type, its retry rule and its message.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { buildahBuildArgs, dockerBuildxArgs, planImage, publishVariantImage, type ImageJob } from '../activities/image-build';
+import { sha256File } from '../activities/artifact-store';
+import { publishVariantImage, type ImageJob } from '../activities/image-build';
+import type { ExpectedPackage } from '../activities/image-contents';
 import { parseImageRepository, RegistryClient } from '../activities/registry-client';
 import { parseConfig, type TagshipConfig } from '../src/config';
+import { ensureBaseImage } from '../src/stack/base-image';
+import { startPypiServer, type PypiServer } from '../src/stack/pypiserver';
 import { startRegistry, type LocalRegistry } from '../src/stack/registry';
+import { buildTinyPackage } from './support/tiny-package';
 
-const COMMIT = 'a'.repeat(40);
-const EXAMPLE_DIR = fileURLToPath(new URL('../examples/open-ticket-ai', import.meta.url));
+const COMMIT = 'b'.repeat(40);
+const VERSION = '1.0.0';
 
-function configFor(host: string, extra = ''): TagshipConfig {
-  return parseConfig(`[images]\nrepository = "${host}/softoft-orga/open-ticket-ai"\nbuilder = "buildah"\ninsecure = true\n${extra}`, 'test.toml');
+// The seed's shape: bash with -eo pipefail, a loop over $PACKAGES pinned to $VERSION, from $INDEX_URL only.
+const SEED_DOCKERFILE = `ARG BASE_IMAGE
+FROM \${BASE_IMAGE}
+SHELL ["/bin/bash", "-eo", "pipefail", "-c"]
+ARG VERSION
+ARG PACKAGES
+ARG INDEX_URL
+ENV UV_NO_CACHE=1 UV_PYTHON_DOWNLOADS=never
+RUN uv venv --quiet /opt/venv --python python3 && \\
+    for p in $PACKAGES; do uv pip install --python /opt/venv --index-url "$INDEX_URL" "$p==$VERSION"; done
+HEALTHCHECK CMD ["/opt/venv/bin/python", "-c", "import otai_probe"]
+ENTRYPOINT ["/opt/venv/bin/python", "-c", "import otai_probe; print(otai_probe.MARKER)"]
+`;
+
+interface Wheel {
+  readonly filename: string;
+  readonly path: string;
 }
 
-function job(config: TagshipConfig, root: string, version: string, variant = 'core'): ImageJob {
-  return {
-    sourceDir: EXAMPLE_DIR,
-    config,
-    version,
-    commit: COMMIT,
-    variant: config.variants.find((v) => v.name === variant)!,
-    created: 1_700_000_000,
-    buildahRoot: join(root, 'buildah'),
+async function wheelOf(dist: string): Promise<Wheel> {
+  const filename = (await readdir(dist)).find((f) => f.endsWith('.whl'))!;
+  return { filename, path: join(dist, filename) };
+}
+
+async function serve(index: PypiServer, wheel: Wheel): Promise<void> {
+  await copyFile(wheel.path, join(index.packagesDir, wheel.filename));
+}
+
+async function expected(name: string, wheel: Wheel): Promise<ExpectedPackage[]> {
+  return [{ name, version: VERSION, wheels: [{ filename: wheel.filename, sha256: await sha256File(wheel.path), path: wheel.path }] }];
+}
+
+function isFailure(type: string, nonRetryable: boolean, message: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
+    assert.equal(err.type, type, err.message);
+    assert.equal(err.nonRetryable, nonRetryable, err.message);
+    assert.match(err.message, message);
+    return true;
   };
 }
 
-describe('image build and push', () => {
+describe('image step on real Dockerfiles', { timeout: 15 * 60_000 }, () => {
   let root: string;
   let registry: LocalRegistry;
-  let config: TagshipConfig;
-  let client: RegistryClient;
+  let index: PypiServer;
+  let otherIndex: PypiServer;
+  let baseImage: string;
+  let published: Wheel;
+  let impostor: Wheel;
+  let foreign: Wheel;
+  let n = 0;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tagship-image-'));
     registry = await startRegistry({ dataDir: join(root, 'registry') });
-    config = configFor(registry.host);
-    client = new RegistryClient(parseImageRepository(config.images.repository), { insecure: true });
+    [index, otherIndex] = await Promise.all([startPypiServer({ dataDir: join(root, 'index') }), startPypiServer({ dataDir: join(root, 'other-index') })]);
+    baseImage = (await ensureBaseImage({ registryHost: registry.host })).ref;
+    published = await wheelOf(await buildTinyPackage(root, 'otai-probe', VERSION, 'published', { wheel: true }));
+    // Same name and version, other bytes: what a Dockerfile that ignores INDEX_URL picks up elsewhere.
+    impostor = await wheelOf(await buildTinyPackage(root, 'otai-probe', VERSION, 'impostor', { wheel: true }));
+    // A pure-Python-tagged wheel carrying an x86-64 binary: installs anywhere, runs nowhere but amd64.
+    foreign = await wheelOf(
+      await buildTinyPackage(root, 'otai-native', VERSION, 'native', { wheel: true, files: { '_speedups.so': await import('node:fs/promises').then((fs) => fs.readFile('/usr/bin/true')) } }),
+    );
+    await Promise.all([serve(index, published), serve(otherIndex, impostor), serve(index, foreign)]);
   });
   after(async () => {
-    await registry?.stop();
+    await Promise.allSettled([registry?.stop(), index?.stop(), otherIndex?.stop()]);
     await rm(root, { recursive: true, force: true });
   });
 
-  it('pushes <version>-<variant> with every platform and OCI labels, and points <variant>-latest at the same digest', async () => {
-    const image = await publishVariantImage(job(config, root, '1.0.18', 'hf_local'));
+  /** A build context holding `dockerfile`, and a job releasing `pkg` from it. */
+  async function job(dockerfile: string, opts: { pkg?: string; wheel?: Wheel; platforms?: string[]; extra?: string; smoke?: string[] } = {}): Promise<{ job: ImageJob; config: TagshipConfig }> {
+    const pkg = opts.pkg ?? 'otai-probe';
+    const context = join(root, `ctx-${n++}`);
+    await mkdir(context, { recursive: true });
+    await writeFile(join(context, 'Dockerfile'), dockerfile);
+    const config = parseConfig(
+      [
+        '[[packages]]', `name = "${pkg}"`, 'path = "."',
+        '[[variants]]', 'name = "probe"', `packages = ["${pkg}"]`,
+        '[index]', `simple_url = "${index.simpleUrl}"`,
+        '[images]', `repository = "${registry.host}/tagship-test/probe${n}"`, 'builder = "buildah"', 'insecure = true',
+        `platforms = ${JSON.stringify(opts.platforms ?? ['linux/amd64', 'linux/arm64'])}`,
+        `smoke = ${JSON.stringify(opts.smoke ?? ['/opt/venv/bin/python', '-c', `import ${pkg.replaceAll('-', '_')}`])}`,
+        opts.extra ?? '',
+        '[images.build_args]', `BASE_IMAGE = "${baseImage}"`, `OTHER_INDEX = "${otherIndex.simpleUrl}"`,
+      ].join('\n'),
+      'test.toml',
+    );
+    return {
+      config,
+      job: {
+        sourceDir: context,
+        config,
+        version: VERSION,
+        commit: COMMIT,
+        variant: config.variants[0]!,
+        created: 1_700_000_000,
+        metadata: { description: 'probe', licenses: 'MIT' },
+        buildahRoot: join(root, 'buildah'),
+        expected: () => expected(pkg, opts.wheel ?? published),
+        scanCacheDir: join(root, 'scans'),
+      },
+    };
+  }
+
+  function client(config: TagshipConfig): RegistryClient {
+    return new RegistryClient(parseImageRepository(config.images.repository), { insecure: true });
+  }
+
+  it('builds the seed-shaped Dockerfile for amd64 and arm64, proves each platform holds the published wheel, and keeps SHELL and HEALTHCHECK', async () => {
+    const { job: j, config } = await job(SEED_DOCKERFILE);
+    const image = await publishVariantImage(j);
     assert.deepEqual(image.platforms, ['linux/amd64', 'linux/arm64']);
-    assert.deepEqual(image.tags, [`${config.images.repository}:1.0.18-hf_local`, `${config.images.repository}:hf_local-latest`]);
-    assert.equal(image.latest.moved, true);
-    const versioned = await client.getManifest('1.0.18-hf_local');
-    const latest = await client.getManifest('hf_local-latest');
-    assert.equal(versioned?.digest, image.digest);
-    assert.equal(latest?.digest, image.digest);
-    const labels = await client.getConfigLabels(versioned!.json.manifests![0]!.digest);
-    assert.equal(labels['org.opencontainers.image.version'], '1.0.18');
-    assert.equal(labels['org.opencontainers.image.revision'], COMMIT);
-    assert.equal(labels['org.opencontainers.image.source'], 'https://github.com/Softoft-Orga/open-ticket-ai');
-    assert.equal(labels['io.tagship.example.packages'], 'open-ticket-ai==1.0.18 otai-hf-local==1.0.18');
+    assert.deepEqual(
+      image.verified?.map((v) => [v.platform, v.packages.map((p) => `${p.name} ${p.version} ${p.wheel}`)]),
+      [
+        ['linux/amd64', [`otai-probe ${VERSION} ${published.filename}`]],
+        ['linux/arm64', [`otai-probe ${VERSION} ${published.filename}`]],
+      ],
+    );
+    assert.deepEqual(image.tags, [`${config.images.repository}:${VERSION}-probe`, `${config.images.repository}:probe-latest`]);
+    const index = await client(config).getManifest(`${VERSION}-probe`);
+    assert.equal(index?.digest, image.digest);
+    for (const entry of index!.json.manifests!) {
+      const manifest = await client(config).getManifest(entry.digest);
+      const res = await fetch(`http://${registry.host}/v2/${parseImageRepository(config.images.repository).repository}/blobs/${manifest!.json.config!.digest}`);
+      const imageConfig = (await res.json()) as { architecture: string; config: { Healthcheck?: { Test: string[] }; Labels: Record<string, string> } };
+      assert.equal(imageConfig.architecture, entry.platform!.architecture);
+      assert.deepEqual(imageConfig.config.Healthcheck?.Test, ['CMD', '/opt/venv/bin/python', '-c', 'import otai_probe'], 'docker format keeps HEALTHCHECK');
+      assert.equal(imageConfig.config.Labels['org.opencontainers.image.licenses'], 'MIT');
+      assert.equal(imageConfig.config.Labels['org.opencontainers.image.version'], VERSION);
+    }
   });
 
-  it('rebuilding the same release gives the same digest (a retried step is harmless)', async () => {
-    const first = await client.getManifest('1.0.18-hf_local');
-    const again = await publishVariantImage(job(config, root, '1.0.18', 'hf_local'));
-    assert.equal(again.digest, first?.digest);
+  it('refuses an image whose Dockerfile installed the same name and version from another index', async () => {
+    const dockerfile = SEED_DOCKERFILE.replace('ARG INDEX_URL', 'ARG INDEX_URL\nARG OTHER_INDEX').replace('--index-url "$INDEX_URL"', '--index-url "$OTHER_INDEX"');
+    const { job: j, config } = await job(dockerfile);
+    await assert.rejects(
+      publishVariantImage(j),
+      isFailure('ImageContentMismatch', true, /linux\/amd64: otai-probe 1\.0\.0 installed, but its files are not the published wheel's: was it installed from another index\?[\s\S]*linux\/arm64: otai-probe 1\.0\.0 installed, but its files are not the published wheel's/),
+    );
+    assert.equal(await client(config).getManifest('probe-latest'), undefined, 'no moving tag points at an unproven image');
   });
 
-  it('keeps <variant>-latest on the newest stable release when an older or pre-release version is pushed', async () => {
-    const before = await client.getManifest('hf_local-latest');
-    const older = await publishVariantImage(job(config, root, '1.0.17', 'hf_local'));
-    assert.equal(older.latest.moved, false);
-    assert.match(older.latest.reason, /1\.0\.18 is newer/);
-    const pre = await publishVariantImage(job(config, root, '1.1.0rc1', 'hf_local'));
-    assert.equal(pre.latest.moved, false);
-    assert.equal((await client.getManifest('hf_local-latest'))?.digest, before?.digest);
-    assert.ok(await client.getManifest('1.0.17-hf_local'), 'the older version is still published under its own tag');
-  });
-
-  it('fails without retrying when the Dockerfile is missing, naming the config key', async () => {
-    const broken = configFor(registry.host, 'dockerfile = "docker/Missing.Dockerfile"\n');
-    await assert.rejects(publishVariantImage(job(broken, root, '1.0.18')), (err: unknown) => {
-      assert.ok(err instanceof ApplicationFailure && err.nonRetryable);
-      assert.match(err.message, /docker\/Missing\.Dockerfile not found .*images\.dockerfile/);
+  it('refuses a wheel whose compiled code is of another architecture, naming the platform and the file', async () => {
+    const { job: j } = await job(SEED_DOCKERFILE, { pkg: 'otai-native', wheel: foreign, smoke: ['/opt/venv/bin/python', '-c', 'import otai_native'] });
+    await assert.rejects(publishVariantImage(j), (err: unknown) => {
+      isFailure('ImageContentMismatch', true, /linux\/arm64: .*_speedups\.so.*x86-64/)(err);
+      assert.doesNotMatch((err as Error).message, /linux\/amd64:/, 'the amd64 image is right');
       return true;
     });
   });
 
-  it('reports a refused push as a non-retryable failure and leaves no tag behind', async () => {
-    const locked = await startRegistry({ dataDir: join(root, 'locked'), readOnly: true });
-    try {
-      const lockedConfig = configFor(locked.host);
-      await assert.rejects(publishVariantImage(job(lockedConfig, root, '1.0.18')), (err: unknown) => {
-        assert.ok(err instanceof ApplicationFailure, String(err));
-        assert.equal(err.type, 'ImagePushRefused');
-        assert.equal(err.nonRetryable, true);
-        assert.match(err.message, /refused the push of .*1\.0\.18-core/);
-        return true;
-      });
-      const lockedClient = new RegistryClient(parseImageRepository(lockedConfig.images.repository), { insecure: true });
-      assert.equal(await lockedClient.getManifest('1.0.18-core'), undefined);
-    } finally {
-      await locked.stop();
-    }
-  });
-});
-
-describe('builder command lines', () => {
-  const config = parseConfig('', 'defaults');
-  const plan = planImage({ sourceDir: '/src', config, version: '1.0.18', commit: COMMIT, variant: config.variants[3]!, created: 1_700_000_000 });
-
-  it('docker buildx builds every platform in one multi-platform push with labels and build args', () => {
-    const args = dockerBuildxArgs(plan, '/tmp/meta.json');
-    assert.deepEqual(args.slice(0, 4), ['buildx', 'build', '--platform', 'linux/amd64,linux/arm64']);
-    assert.ok(args.includes('ghcr.io/softoft-orga/open-ticket-ai:1.0.18-all'));
-    assert.ok(args.includes('PACKAGES=open-ticket-ai==1.0.18 otai-hf-local==1.0.18 otai-otobo-znuny==1.0.18'));
-    assert.ok(args.includes('org.opencontainers.image.version=1.0.18'));
-    assert.ok(args.includes('SOURCE_DATE_EPOCH=1700000000'));
-    assert.ok(args.includes('--push'));
-    assert.equal(args.at(-1), '/src');
-    assert.equal(args.at(-2), '--', 'the context cannot be read as an option');
+  it('stops a failing install loop under SHELL -eo pipefail and reports the RUN step\'s last lines, without retries', async () => {
+    // Without -e the loop's status would be the last install's, and the missing package would go unnoticed.
+    const dockerfile = SEED_DOCKERFILE.replace('for p in $PACKAGES;', 'for p in otai-does-not-exist $PACKAGES;');
+    const { job: j, config } = await job(dockerfile, { platforms: ['linux/amd64'] });
+    await assert.rejects(publishVariantImage(j), isFailure('ImageRunFailed', true, /failed twice with the same output; not retried\n[\s\S]*otai-does-not-exist/));
+    assert.equal(await client(config).getManifest(`${VERSION}-probe`), undefined, 'nothing was pushed');
   });
 
-  it('buildah uses vfs storage and a named manifest list, one platform per build, with reproducible timestamps', () => {
-    const args = buildahBuildArgs(plan, '/var/tagship', 'tagship-all-x', 'linux/arm64');
-    assert.deepEqual(args.slice(0, 6), ['--root', '/var/tagship/storage', '--runroot', '/var/tagship/run', '--storage-driver', 'vfs']);
-    assert.ok(args.includes('--manifest') && args.includes('tagship-all-x'));
-    assert.ok(args.includes('linux/arm64') && !args.includes('linux/amd64'), 'one platform per build keeps the index order stable');
-    assert.ok(args.includes('--timestamp') && args.includes('1700000000'));
+  it('shows a failing smoke command\'s output, pushes nothing and does not retry', async () => {
+    const { job: j, config } = await job(SEED_DOCKERFILE, { smoke: ['/opt/venv/bin/python', '-c', 'import sys; print("smoke says no"); sys.exit(4)'] });
+    await assert.rejects(publishVariantImage(j), isFailure('ImageSmokeFailed', true, /^smoke test failed on linux\/amd64 \(exit 4\)[\s\S]*smoke says no/));
+    assert.equal(await client(config).getManifest(`${VERSION}-probe`), undefined);
+  });
+
+  it('sends a Dockerfile that does not parse, or copies a missing file, to the operator at once', async () => {
+    const bad = await job(`ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nRUNN echo hi\n`, { platforms: ['linux/amd64'] });
+    await assert.rejects(publishVariantImage(bad.job), isFailure('DockerfileInvalid', true, /does not parse; not retried\n[\s\S]*RUNN/));
+    const missing = await job(`ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nCOPY requirements-missing.txt /app/\n`, { platforms: ['linux/amd64'] });
+    await assert.rejects(publishVariantImage(missing.job), isFailure('DockerfileMissingFile', true, /not in the build context; not retried\n[\s\S]*requirements-missing\.txt/));
+  });
+
+  it('retries when the base image\'s registry cannot be reached', async () => {
+    const { job: j } = await job(SEED_DOCKERFILE.replace('FROM ${BASE_IMAGE}', 'FROM 127.0.0.1:9/nowhere/python:3'), { platforms: ['linux/amd64'] });
+    await assert.rejects(publishVariantImage({ ...j, config: { ...j.config, images: { ...j.config.images, insecure_registries: ['127.0.0.1:9'] } } }), isFailure('ImageBuildFailed', false, /connection refused/i));
   });
 });

@@ -214,7 +214,10 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
     const images = config.variants.map(async (variant) => {
       await Promise.all(variant.packages.map((p) => visible.get(p)));
       const image = await run(`image:${variant.name}`, () => step.image({ config, tag, commit, version, variant: variant.name }));
-      return image === SKIPPED ? undefined : image;
+      if (image === SKIPPED) return undefined;
+      // What the operator wants to see of a pushed image: which packages are proven on which platform.
+      if (image.verified) board.set(`image:${variant.name}`, 'succeeded', verifiedNote(image));
+      return image;
     });
     // Awaited together so a failure in either is reported, never left as an unhandled rejection.
     const [published, pushed] = await Promise.all([Promise.all(visible.values()), Promise.all(images)]);
@@ -243,6 +246,10 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
     if (aborted()) throw ApplicationFailure.nonRetryable(`release ${tag} aborted by an operator: ${abortReason}`, 'Aborted');
     throw err;
   }
+}
+
+function verifiedNote(image: PublishedImage): string {
+  return (image.verified ?? []).map((v) => `${v.platform}: ${v.packages.map((p) => `${p.name} ${p.version}`).join(', ')}`).join('; ');
 }
 
 function summary(

@@ -8,16 +8,25 @@ import type { BuiltFile } from '../../src/release-types';
 import { tools } from '../../src/stack/tools';
 import type { WorkerSettings } from '../../src/worker-settings';
 
-export async function buildTinyPackage(root: string, name: string, version: string, marker: string): Promise<string> {
+export interface TinyPackageOptions {
+  /** Build the wheel too (default: the sdist only). */
+  readonly wheel?: boolean;
+  /** More files in the module's directory, e.g. a compiled extension. */
+  readonly files?: Readonly<Record<string, Buffer | string>>;
+}
+
+export async function buildTinyPackage(root: string, name: string, version: string, marker: string, opts: TinyPackageOptions = {}): Promise<string> {
   const dir = join(root, `${name}-${version}-${marker}`);
-  await mkdir(join(dir, 'src', name.replace(/-/g, '_')), { recursive: true });
+  const module = join(dir, 'src', name.replace(/-/g, '_'));
+  await mkdir(module, { recursive: true });
+  for (const [file, content] of Object.entries(opts.files ?? {})) await writeFile(join(module, file), content);
   await writeFile(
     join(dir, 'pyproject.toml'),
     `[project]\nname = "${name}"\nversion = "${version}"\ndescription = "${marker}"\n\n[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n`,
   );
   await writeFile(join(dir, 'src', name.replace(/-/g, '_'), '__init__.py'), `MARKER = "${marker}"\n`);
   const out = join(dir, 'dist');
-  await execa(tools.uv(), ['build', '--sdist', '--no-progress', '--out-dir', out, dir]);
+  await execa(tools.uv(), ['build', '--sdist', ...(opts.wheel ? ['--wheel'] : []), '--no-progress', '--out-dir', out, dir]);
   return out;
 }
 
