@@ -1,42 +1,93 @@
-// The scheduled re-publish of `<variant>-latest`: point it at the newest stable
-// `<version>-<variant>` already in the registry, by copying that manifest byte for byte (digest
-// kept, nothing rebuilt). It only ever moves forward: the target is the newest stable version.
+// The scheduled re-publish of moving tags: point every moving tag of a variant (each template, each
+// family found in the registry) at the newest stable release of its family, by copying that
+// release's manifest byte for byte (digest kept, nothing rebuilt). The target is always the
+// family's newest stable version in the registry, so tags only ever move forward.
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import type { TagshipConfig } from '../src/config';
-import type { WorkerSettings } from '../src/worker-settings';
 import { compareVersions, parseVersion } from '../src/version';
-import { latestTag, newestStableVersion, versionedTag } from './latest-tag';
-import { registryFor, withRegistryFailures } from './registry-client';
+import { ConfigError, upgradeConfig, type TagshipConfig } from '../src/config';
+import type { WorkerSettings } from '../src/worker-settings';
+import { movingTagTargets, movingTemplates, overtaken, releaseManifest } from './image-tags';
+import { registryFor, withRegistryFailures, type Manifest } from './registry-client';
 
 export interface RetagLatestInput {
   readonly config: TagshipConfig;
   readonly variant: string;
 }
 
-export interface RetagLatestResult {
-  readonly variant: string;
-  readonly outcome: 'moved' | 'unchanged' | 'none';
-  readonly version?: string;
-  readonly digest?: string;
+export interface RetaggedTag {
+  readonly tag: string;
+  readonly outcome: 'moved' | 'unchanged';
+  readonly version: string;
+  readonly digest: string;
   readonly reason: string;
 }
 
+export interface RetagLatestResult {
+  readonly variant: string;
+  /** "moved" when any tag moved. */
+  readonly outcome: 'moved' | 'unchanged' | 'none';
+  /** The newest stable version of the variant, where `{variant}-latest`-style tags point. */
+  readonly version?: string;
+  readonly digest?: string;
+  readonly reason: string;
+  /** Absent in results recorded before tag families, which re-pointed only `<variant>-latest`. */
+  readonly tags?: readonly RetaggedTag[];
+}
+
+// Schedules keep the config they were applied with; older ones predate [images] tags.
+function upgradedConfig(snapshot: TagshipConfig): TagshipConfig {
+  try {
+    return upgradeConfig(snapshot);
+  } catch (err) {
+    // Retrying cannot fix a snapshot; `tagship schedule apply` with a valid tagship.toml can.
+    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
+    throw err;
+  }
+}
+
 export async function retagLatest(settings: WorkerSettings, input: RetagLatestInput): Promise<RetagLatestResult> {
-  const client = registryFor(input.config.images, settings.registry);
+  const config = upgradedConfig(input.config);
+  const { variant } = input;
+  const client = registryFor(config.images, settings.registry);
+  if (movingTemplates(config).length === 0) return { variant, outcome: 'none', reason: 'no moving tags in [images] tags', tags: [] };
   return withRegistryFailures(async () => {
-    const tags = await client.listTags();
-    const newest = newestStableVersion(tags, input.variant);
-    if (!newest) return { variant: input.variant, outcome: 'none', reason: `no stable ${input.variant} image in ${input.config.images.repository}` };
-    const source = await client.getManifest(versionedTag(newest, input.variant));
-    if (!source) throw ApplicationFailure.retryable(`${versionedTag(newest, input.variant)} vanished while re-tagging`, 'ImageNotFound');
-    const current = await client.getManifest(latestTag(input.variant));
-    if (current?.digest === source.digest) {
-      return { variant: input.variant, outcome: 'unchanged', version: newest, digest: source.digest, reason: `${latestTag(input.variant)} already is ${newest}` };
+    const targets = movingTagTargets(await client.listTags(), config, variant);
+    if (targets.length === 0) return { variant, outcome: 'none', reason: `no stable ${variant} image in ${config.images.repository}`, tags: [] };
+    const sources = new Map<string, Manifest>();
+    const source = async (version: string): Promise<Manifest> => {
+      let m = sources.get(version);
+      if (!m) sources.set(version, (m = await releaseManifest(client, config, variant, version)));
+      return m;
+    };
+    const results = new Map<string, RetaggedTag>();
+    for (const t of targets) {
+      const manifest = await source(t.version);
+      const current = await client.getManifest(t.tag);
+      if (current?.digest === manifest.digest) {
+        results.set(t.tag, { tag: t.tag, outcome: 'unchanged', version: t.version, digest: manifest.digest, reason: `already ${t.version}, ${t.why}` });
+        continue;
+      }
+      await client.putManifest(t.tag, manifest);
+      Context.current().log.info('moved tag', { variant, tag: t.tag, version: t.version, digest: manifest.digest });
+      results.set(t.tag, { tag: t.tag, outcome: 'moved', version: t.version, digest: manifest.digest, reason: `now ${t.version}, ${t.why}${current ? '' : ' (was missing)'}` });
     }
-    await client.putManifest(latestTag(input.variant), source);
-    Context.current().log.info('moved -latest', { variant: input.variant, version: newest, digest: source.digest });
-    return { variant: input.variant, outcome: 'moved', version: newest, digest: source.digest, reason: `${latestTag(input.variant)} now points at ${newest}` };
+    // A release started after the workflow checked for running ones may have moved a tag past
+    // the copy just written; follow it rather than leave the tag behind.
+    const written = targets.filter((t) => results.get(t.tag)?.outcome === 'moved');
+    for (const o of await overtaken(client, config, variant, written)) {
+      const manifest = await source(o.version);
+      await client.putManifest(o.tag, manifest);
+      results.set(o.tag, { tag: o.tag, outcome: 'moved', version: o.version, digest: manifest.digest, reason: `now ${o.version}, released while re-tagging` });
+    }
+    const tags = [...results.values()];
+    const moved = tags.filter((t) => t.outcome === 'moved');
+    const newest = tags.reduce((a, b) => (compareVersions(parseVersion(b.version)!, parseVersion(a.version)!) > 0 ? b : a));
+    const reason =
+      moved.length === 0
+        ? `${tags.map((t) => t.tag).join(', ')} already right`
+        : `moved ${moved.map((t) => `${t.tag} → ${t.version}`).join(', ')}${moved.length < tags.length ? `; ${tags.length - moved.length} already right` : ''}`;
+    return { variant, outcome: moved.length > 0 ? 'moved' : 'unchanged', version: newest.version, digest: newest.digest, reason, tags };
   });
 }
 

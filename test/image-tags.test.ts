@@ -1,33 +1,291 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideLatest, newestStableVersion } from '../activities/latest-tag';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  decideMovingTags,
+  immutableTags,
+  movingTagTargets,
+  movingTemplates,
+  moveTags,
+  newestInFamily,
+  renderTag,
+  versionsInRegistry,
+  type ImageTagsConfig,
+} from '../activities/image-tags';
+import type { Manifest, RegistryClient } from '../activities/registry-client';
+import { DEFAULT_IMAGE_TAGS } from '../src/config';
+import { compareVersions, isStable, parseVersion } from '../src/version';
 
-describe('<variant>-latest decision', () => {
-  const tags = ['1.0.17-core', '1.0.18-core', '1.0.19rc1-core', '1.0.20-all', 'core-latest', '2.0.0-hf_local'];
+const cfg = (tags: readonly string[]): ImageTagsConfig => ({ images: { tags: [...tags] } });
+const FAMILIES = cfg(['{version}-{variant}', '{major}.{minor}-{variant}', '{major}-{variant}', '{variant}-latest']);
+const SINGLE = cfg(['{version}', '{major}.{minor}', '{major}', 'latest']);
 
-  it('finds the newest stable version of one variant, ignoring pre-releases and other variants', () => {
-    assert.equal(newestStableVersion(tags, 'core'), '1.0.18');
-    assert.equal(newestStableVersion(tags, 'all'), '1.0.20');
-    assert.equal(newestStableVersion(tags, 'otobo_znuny'), undefined);
+function decisions(tags: readonly string[], config: ImageTagsConfig, version: string, variant = 'core'): Record<string, string> {
+  return Object.fromEntries(decideMovingTags(tags, config, variant, version).map((d) => [d.tag, `${d.moved ? 'moved' : 'kept'}: ${d.reason}`]));
+}
+
+describe('tag templates', () => {
+  it('renders every placeholder', () => {
+    assert.equal(renderTag('{version}-{variant}', '1.0.18.post1', 'core'), '1.0.18.post1-core');
+    assert.equal(renderTag('{major}.{minor}.{patch}-{variant}', '1.2.3rc1', 'hf_local'), '1.2.3-hf_local');
+    assert.equal(renderTag('latest', '1.2.3', 'core'), 'latest');
+    assert.throws(() => renderTag('{major}', 'nope', 'core'), /not a version/);
   });
 
-  it('moves for a first, a newer or the same stable version', () => {
-    assert.equal(decideLatest([], 'core', '1.0.0').moved, true);
-    assert.equal(decideLatest(tags, 'core', '1.0.19').moved, true);
-    assert.equal(decideLatest(tags, 'core', '1.0.18').moved, true);
+  it('splits immutable from moving templates; immutable tags keep config order without duplicates', () => {
+    const config = cfg(['{variant}-latest', '{version}-{variant}', 'v{version}-{variant}', '{version}-{variant}', '{major}-{variant}']);
+    assert.deepEqual(immutableTags(config, 'core', '1.0.18'), ['1.0.18-core', 'v1.0.18-core']);
+    assert.deepEqual(movingTemplates(config), ['{variant}-latest', '{major}-{variant}']);
+    assert.deepEqual(immutableTags(cfg(DEFAULT_IMAGE_TAGS), 'all', '2.0.0'), ['2.0.0-all']);
   });
 
-  it('never moves backwards and never to a pre-release', () => {
-    const older = decideLatest(tags, 'core', '1.0.17');
-    assert.equal(older.moved, false);
-    assert.match(older.reason, /1\.0\.18 is newer/);
-    const pre = decideLatest(tags, 'core', '1.1.0rc1');
-    assert.equal(pre.moved, false);
-    assert.match(pre.reason, /pre-release/);
-    assert.equal(decideLatest(tags, 'core', '1.1.0.dev3').moved, false);
+  it('reads versions back through the first {version} template only, for one variant', () => {
+    const tags = ['1.0.17-core', '1.0.18-core', '1.1.0rc1-core', '1.0-core', 'core-latest', '1.0.20-all', '1.0.21-x_core', 'v9.9.9-core', 'garbage'];
+    const config = cfg(['{version}-{variant}', 'v{version}-{variant}', '{variant}-latest']);
+    assert.deepEqual(versionsInRegistry(tags, config, 'core'), ['1.0.17', '1.0.18', '1.1.0rc1']);
+    assert.deepEqual(versionsInRegistry(tags, config, 'all'), ['1.0.20']);
+    assert.deepEqual(versionsInRegistry(['1.0.0', '1.0', '1', 'latest', '0.9.0.post2'], SINGLE, 'app'), ['0.9.0.post2', '1.0.0']);
+    // {major} next to {version} must agree with it.
+    const both = cfg(['{major}_{version}-{variant}']);
+    assert.deepEqual(versionsInRegistry(['1_1.0.0-core', '2_1.0.0-core'], both, 'core'), ['1.0.0']);
+  });
+});
+
+describe('moving tag decisions', () => {
+  const registry = ['1.0.17-core', '1.0.18-core', '1.1.0rc1-core', '1.0.18-all', 'core-latest', '1.0-core', '1-core'];
+
+  it('moves every family of a new newest stable release, with its reason', () => {
+    assert.deepEqual(decisions([...registry, '1.0.19-core'], FAMILIES, '1.0.19'), {
+      '1.0-core': 'moved: 1.0.19 is the newest stable 1.0.x',
+      '1-core': 'moved: 1.0.19 is the newest stable 1.x',
+      'core-latest': 'moved: 1.0.19 is the newest stable release',
+    });
   });
 
-  it('treats post releases as newer than their release', () => {
-    assert.equal(decideLatest(tags, 'core', '1.0.18.post1').moved, true);
+  it('starts new families and leaves the ones a release is not newest in', () => {
+    assert.deepEqual(decisions([...registry, '2.0.0-core'], FAMILIES, '2.0.0'), {
+      '2.0-core': 'moved: first stable 2.0.x release of core',
+      '2-core': 'moved: first stable 2.x release of core',
+      'core-latest': 'moved: 2.0.0 is the newest stable release',
+    });
+    // A 1.0.x backport after 2.0.0: only 1.0-core and 1-core follow it.
+    assert.deepEqual(decisions([...registry, '2.0.0-core', '1.0.19-core'], FAMILIES, '1.0.19'), {
+      '1.0-core': 'moved: 1.0.19 is the newest stable 1.0.x',
+      '1-core': 'moved: 1.0.19 is the newest stable 1.x',
+      'core-latest': 'kept: 2.0.0 is newer; core-latest never moves backwards',
+    });
+  });
+
+  it('never moves backwards', () => {
+    assert.deepEqual(decisions([...registry, '1.0.19-core'], FAMILIES, '1.0.18'), {
+      '1.0-core': 'kept: 1.0.19 is newer; 1.0-core never moves backwards',
+      '1-core': 'kept: 1.0.19 is newer; 1-core never moves backwards',
+      'core-latest': 'kept: 1.0.19 is newer; core-latest never moves backwards',
+    });
+  });
+
+  it('ignores pre-releases and dev releases, both as candidates and as targets', () => {
+    assert.deepEqual(decisions(registry, FAMILIES, '1.1.0rc1'), {
+      '1.1-core': 'kept: 1.1.0rc1 is a pre-release; 1.1-core only follows stable releases',
+      '1-core': 'kept: 1.1.0rc1 is a pre-release; 1-core only follows stable releases',
+      'core-latest': 'kept: 1.1.0rc1 is a pre-release; core-latest only follows stable releases',
+    });
+    assert.match(decisions(registry, FAMILIES, '1.1.0.dev3')['1-core']!, /^kept: 1\.1\.0\.dev3 is a dev release/);
+    // 1.1.0rc1 in the registry is no obstacle for 1.0.19 and no family member for 1.1.0.
+    assert.equal(decisions([...registry, '1.1.0-core'], FAMILIES, '1.1.0')['1.1-core'], 'moved: first stable 1.1.x release of core');
+    assert.equal(newestInFamily(['1.1.0rc1-core', '1.1.0rc2-core'], FAMILIES, 'core', '{major}.{minor}-{variant}', '1.1.0'), undefined);
+  });
+
+  it('counts a post release as newer than its release', () => {
+    const exact = cfg(['{version}-{variant}', '{major}.{minor}.{patch}-exact-{variant}', '{major}.{minor}-{variant}']);
+    assert.deepEqual(decisions(['1.0.18-core', '1.0.18.post1-core'], exact, '1.0.18.post1'), {
+      '1.0.18-exact-core': 'moved: 1.0.18.post1 is the newest stable 1.0.18',
+      '1.0-core': 'moved: 1.0.18.post1 is the newest stable 1.0.x',
+    });
+    assert.equal(decisions(['1.0.18-core', '1.0.18.post1-core'], exact, '1.0.18')['1.0.18-exact-core'], 'kept: 1.0.18.post1 is newer; 1.0.18-exact-core never moves backwards');
+  });
+
+  it('works for single-image templates without {variant}', () => {
+    assert.deepEqual(decisions(['1.0.0', '1.0', '1', 'latest', '1.1.0', '0.9.0'], SINGLE, '1.1.0', 'app'), {
+      '1.1': 'moved: first stable 1.1.x release of app',
+      '1': 'moved: 1.1.0 is the newest stable 1.x',
+      latest: 'moved: 1.1.0 is the newest stable release',
+    });
+    assert.deepEqual(decisions(['1.0.0', '1.1.0', '0.9.0', '0.9.1'], SINGLE, '0.9.1', 'app'), {
+      '0.9': 'moved: 0.9.1 is the newest stable 0.9.x',
+      '0': 'moved: 0.9.1 is the newest stable 0.x',
+      latest: 'kept: 1.1.0 is newer; latest never moves backwards',
+    });
+  });
+
+  it('never moves a tag that is also a release\'s own tag', () => {
+    const clash = cfg(['{version}', '{major}.{minor}.{patch}']);
+    assert.deepEqual(decisions(['1.0.18', '1.0.18.post1'], clash, '1.0.18.post1'), { '1.0.18': "kept: 1.0.18 is also a release's own tag; it is never moved" });
+    assert.deepEqual(movingTagTargets(['1.0.18', '1.0.18.post1'], clash, 'app'), []);
+  });
+
+  it('keeps the seed\'s -latest behaviour with the default templates', () => {
+    const seed = cfg(DEFAULT_IMAGE_TAGS);
+    assert.deepEqual(decisions([], seed, '1.0.0'), { 'core-latest': 'moved: first stable release of core' });
+    assert.deepEqual(decisions(registry, seed, '1.0.17'), { 'core-latest': 'kept: 1.0.18 is newer; core-latest never moves backwards' });
+  });
+});
+
+describe('re-publish targets', () => {
+  it('names every family in the registry with its newest stable version', () => {
+    const tags = ['0.9.4-core', '1.0.17-core', '1.0.18-core', '1.1.0-core', '1.1.1rc1-core', '2.0.0b1-core', '1.2.0-all', '1.0-core', 'core-latest'];
+    assert.deepEqual(
+      movingTagTargets(tags, FAMILIES, 'core').map((t) => `${t.tag}=${t.version} (${t.why})`),
+      [
+        '0.9-core=0.9.4 (the newest stable 0.9.x)',
+        '1.0-core=1.0.18 (the newest stable 1.0.x)',
+        '1.1-core=1.1.0 (the newest stable 1.1.x)',
+        '0-core=0.9.4 (the newest stable 0.x)',
+        '1-core=1.1.0 (the newest stable 1.x)',
+        'core-latest=1.1.0 (the newest stable release)',
+      ],
+    );
+    assert.equal(newestInFamily(tags, FAMILIES, 'core', '{major}.{minor}-{variant}', '1.0.0'), '1.0.18');
+    assert.deepEqual(movingTagTargets(tags, FAMILIES, 'hf_local'), []);
+  });
+});
+
+// Deterministic, so a failing order can be replayed from its index.
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+const cmp = (a: string, b: string) => compareVersions(parseVersion(a)!, parseVersion(b)!);
+
+/** Brute force: every moving tag the published versions give, and the newest stable version it belongs on. */
+function expectedTargets(published: readonly string[], config: ImageTagsConfig, variant: string): Map<string, string> {
+  const expected = new Map<string, string>();
+  for (const template of movingTemplates(config)) {
+    for (const v of published.filter((p) => isStable(parseVersion(p)!))) {
+      const tag = renderTag(template, v, variant);
+      const family = published.filter((p) => isStable(parseVersion(p)!) && renderTag(template, p, variant) === tag);
+      expected.set(tag, family.sort(cmp).at(-1)!);
+    }
+  }
+  return expected;
+}
+
+describe('publishing in any order', () => {
+  const VERSIONS = ['0.9.0', '0.9.1', '1.0.0rc1', '1.0.0', '1.0.1', '1.0.1.post1', '1.0.2.dev1', '1.1.0a1', '1.1.0', '1.1.1', '2.0.0b2', '2.0.0', '2.0.1rc1', '2.1.0.dev3', '10.0.0'];
+  const setups: [string, ImageTagsConfig, string][] = [
+    ['variant families', cfg(['{version}-{variant}', 'v{version}-{variant}', '{major}.{minor}.{patch}-final-{variant}', '{major}.{minor}-{variant}', '{major}-{variant}', '{variant}-latest']), 'core'],
+    ['single image', SINGLE, 'app'],
+  ];
+
+  for (const [name, config, variant] of setups) {
+    it(`${name}: 300 random orders end with every moving tag on its family's newest stable version`, () => {
+      const random = mulberry32(0x7a65 + name.length);
+      for (let round = 0; round < 300; round++) {
+        const order = shuffle(VERSIONS, random);
+        const registry = new Map<string, string>();
+        const published: string[] = [];
+        for (const version of order) {
+          for (const tag of immutableTags(config, variant, version)) registry.set(tag, version);
+          published.push(version);
+          for (const d of decideMovingTags([...registry.keys()], config, variant, version)) {
+            if (!d.moved) continue;
+            const before = registry.get(d.tag);
+            assert.ok(isStable(parseVersion(version)!), `round ${round}: ${d.tag} moved to ${version}`);
+            assert.ok(before === undefined || cmp(version, before) >= 0, `round ${round}: ${d.tag} moved back from ${before} to ${version} (${order.join(' ')})`);
+            registry.set(d.tag, version);
+          }
+          // Sequential releases leave every moving tag right after each one, not only at the end.
+          const expected = expectedTargets(published, config, variant);
+          for (const [tag, v] of expected) assert.equal(registry.get(tag), v, `round ${round} after ${version}: ${tag} (${order.join(' ')})`);
+          for (const t of movingTagTargets([...registry.keys()], config, variant)) assert.equal(expected.get(t.tag), t.version);
+        }
+        const moving = [...registry.keys()].filter((t) => !published.some((v) => immutableTags(config, variant, v).includes(t)));
+        assert.deepEqual(moving.sort(), [...expectedTargets(published, config, variant).keys()].sort(), `round ${round}: no tag for a family without a stable release`);
+      }
+    });
+  }
+});
+
+/** A registry in memory; `onList` runs once before the given listTags call returns (to interleave releases). */
+function fakeRegistry() {
+  const tags = new Map<string, Manifest>();
+  const hooks = new Map<number, () => Promise<void>>();
+  let lists = 0;
+  const manifest = (version: string): Manifest => ({ digest: `sha256:${version}`, mediaType: 'application/vnd.oci.image.index.v1+json', bytes: Buffer.from(version), json: {} });
+  const client = {
+    async listTags() {
+      const snapshot = [...tags.keys()];
+      await hooks.get(++lists)?.();
+      return snapshot;
+    },
+    async getManifest(ref: string) {
+      return tags.get(ref);
+    },
+    async putManifest(tag: string, m: Manifest) {
+      tags.set(tag, m);
+      return m.digest;
+    },
+  };
+  return { tags, hooks, manifest, client: client as unknown as RegistryClient };
+}
+
+describe('moveTags against a registry', () => {
+  it('moves, reads back, and follows a newer release that overtook it', async () => {
+    const reg = fakeRegistry();
+    const push = (v: string) => {
+      const m = reg.manifest(v);
+      reg.tags.set(`${v}-core`, m);
+      return m;
+    };
+    push('1.0.17');
+    await moveTags(reg.client, FAMILIES, 'core', '1.0.17', reg.manifest('1.0.17'));
+    // 1.0.18 lists the registry, then 1.0.19 pushes and moves everything before 1.0.18 writes.
+    const older = push('1.0.18');
+    let newer: Awaited<ReturnType<typeof moveTags>> = [];
+    reg.hooks.set(3, async () => {
+      newer = await moveTags(reg.client, FAMILIES, 'core', '1.0.19', push('1.0.19'));
+    });
+    const result = await moveTags(reg.client, FAMILIES, 'core', '1.0.18', older);
+    assert.ok(newer.every((d) => d.moved));
+    for (const tag of ['1.0-core', '1-core', 'core-latest']) assert.equal(reg.tags.get(tag)?.digest, 'sha256:1.0.19', tag);
+    assert.deepEqual(
+      result.map((d) => `${d.tag} ${d.moved} ${d.reason}`),
+      ['1.0-core false 1.0.19 was released meanwhile; 1.0-core follows it', '1-core false 1.0.19 was released meanwhile; 1-core follows it', 'core-latest false 1.0.19 was released meanwhile; core-latest follows it'],
+    );
+  });
+
+  it('fails retryably when a moved tag does not read back as written', async () => {
+    const reg = fakeRegistry();
+    const m = reg.manifest('1.0.0');
+    reg.tags.set('1.0.0-core', m);
+    reg.client.putManifest = async (tag: string) => {
+      reg.tags.set(tag, reg.manifest('0.0.1'));
+      return 'sha256:0.0.1';
+    };
+    await assert.rejects(moveTags(reg.client, FAMILIES, 'core', '1.0.0', m), (err: unknown) => err instanceof ApplicationFailure && err.type === 'LatestMismatch' && !err.nonRetryable);
+  });
+
+  it('writes nothing for a pre-release', async () => {
+    const reg = fakeRegistry();
+    const m = reg.manifest('1.0.0rc1');
+    reg.tags.set('1.0.0rc1-core', m);
+    const result = await moveTags(reg.client, FAMILIES, 'core', '1.0.0rc1', m);
+    assert.ok(result.every((d) => !d.moved));
+    assert.deepEqual([...reg.tags.keys()], ['1.0.0rc1-core']);
   });
 });

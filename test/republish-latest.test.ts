@@ -1,47 +1,94 @@
-// The scheduled re-publish of -latest on the time-skipping test server, with the real retag
-// activity against a real registry holding images buildah built.
+// The scheduled re-publish of moving tags on the time-skipping test server, with the real retag
+// activity against a real registry. Images are two-platform OCI indexes uploaded blob by blob
+// (one distinct digest per version and variant): the retag only copies manifests, so a real
+// build would add minutes and nothing to what is tested here.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { publishVariantImage } from '../activities/image-build';
-import { parseImageRepository, RegistryClient } from '../activities/registry-client';
+import { immutableTags, moveTags } from '../activities/image-tags';
+import { parseImageRepository, RegistryClient, type Manifest } from '../activities/registry-client';
 import { parseConfig, type TagshipConfig } from '../src/config';
 import { startRegistry, type LocalRegistry } from '../src/stack/registry';
 import { tools } from '../src/stack/tools';
+import { compareVersions, parseVersion } from '../src/version';
 import type { RepublishLatestSummary } from '../workflows/republish-latest';
 import { workflowsPath } from '../worker/run';
 
-const EXAMPLE_DIR = fileURLToPath(new URL('../examples/open-ticket-ai', import.meta.url));
+const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+function manifestOf(json: Record<string, unknown>): Manifest {
+  const bytes = Buffer.from(JSON.stringify(json));
+  return { digest: sha256(bytes), mediaType: json.mediaType as string, bytes, json };
+}
+
+async function uploadBlob(host: string, repository: string, bytes: Buffer): Promise<string> {
+  const digest = sha256(bytes);
+  const start = await fetch(`http://${host}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+  await start.body?.cancel();
+  assert.equal(start.status, 202, 'blob upload start');
+  const url = new URL(start.headers.get('location')!, `http://${host}`);
+  url.searchParams.set('digest', digest);
+  const put = await fetch(url, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+  await put.body?.cancel();
+  assert.equal(put.status, 201, 'blob upload');
+  return digest;
+}
+
+/** Uploads a linux/amd64 + linux/arm64 index for one version of one variant as its immutable tags. */
+async function pushIndex(config: TagshipConfig, client: RegistryClient, version: string, variant: string): Promise<Manifest> {
+  const { registry, repository } = parseImageRepository(config.images.repository);
+  const layer = Buffer.from(`${variant} ${version}\n`);
+  const layerDigest = await uploadBlob(registry, repository, layer);
+  const entries = [];
+  for (const architecture of ['amd64', 'arm64']) {
+    const imageConfig = Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Labels: { 'org.opencontainers.image.version': version } }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }));
+    const image = manifestOf({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await uploadBlob(registry, repository, imageConfig), size: imageConfig.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
+    });
+    await client.putManifest(image.digest, image);
+    entries.push({ mediaType: image.mediaType, digest: image.digest, size: image.bytes.length, platform: { os: 'linux', architecture } });
+  }
+  const index = manifestOf({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries });
+  for (const tag of immutableTags(config, variant, version)) await client.putManifest(tag, index);
+  return (await client.getManifest(immutableTags(config, variant, version)[0]!))!;
+}
 
 describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
   let root: string;
   let registry: LocalRegistry;
-  let config: TagshipConfig;
-  let client: RegistryClient;
   let n = 0;
 
-  async function push(version: string, variant: string): Promise<string> {
-    const image = await publishVariantImage({
-      sourceDir: EXAMPLE_DIR,
-      config,
-      version,
-      commit: 'c'.repeat(40),
-      variant: config.variants.find((v) => v.name === variant)!,
-      created: 1_700_000_000,
-      buildahRoot: join(root, 'buildah'),
-    });
-    return image.digest;
+  function configFor(name: string, tags?: string): TagshipConfig {
+    return parseConfig(
+      `[images]\nrepository = "${registry.host}/softoft-orga/${name}"\ninsecure = true\n${tags ? `tags = ${tags}\n` : ''}\n` +
+        '[[variants]]\nname = "core"\npackages = ["open-ticket-ai"]\n\n[[variants]]\nname = "all"\npackages = ["open-ticket-ai", "otai-hf-local"]\n\n' +
+        '[[variants]]\nname = "hf_local"\npackages = ["otai-hf-local"]\n',
+      'tagship.toml',
+    );
   }
 
-  async function republish(running: string[]): Promise<RepublishLatestSummary> {
+  const clientFor = (config: TagshipConfig) => new RegistryClient(parseImageRepository(config.images.repository), { insecure: true });
+
+  /** What a release does: push the immutable tags, then move the moving ones. */
+  async function release(config: TagshipConfig, version: string, variant: string): Promise<string> {
+    const client = clientFor(config);
+    const pushed = await pushIndex(config, client, version, variant);
+    await moveTags(client, config, variant, version, pushed);
+    return pushed.digest;
+  }
+
+  async function republish(config: TagshipConfig, running: string[]): Promise<RepublishLatestSummary> {
     const taskQueue = `republish-${++n}`;
     const settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts') };
     // The time-skipping server has no visibility queries; which releases run is given here.
@@ -53,13 +100,6 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tagship-republish-'));
     registry = await startRegistry({ dataDir: join(root, 'registry') });
-    config = parseConfig(
-      `[images]\nrepository = "${registry.host}/softoft-orga/open-ticket-ai"\nbuilder = "buildah"\ninsecure = true\n\n` +
-        '[[variants]]\nname = "core"\npackages = ["open-ticket-ai"]\n\n[[variants]]\nname = "all"\npackages = ["open-ticket-ai", "otai-hf-local"]\n\n' +
-        '[[variants]]\nname = "hf_local"\npackages = ["otai-hf-local"]\n',
-      'tagship.toml',
-    );
-    client = new RegistryClient(parseImageRepository(config.images.repository), { insecure: true });
     env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools.temporalTestServer() } } });
     bundle = await bundleWorkflowCode({ workflowsPath });
   });
@@ -69,36 +109,117 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('moves a -latest that lags behind to the newest stable version, digest kept, and leaves correct ones alone', async () => {
-    await push('1.0.17', 'core');
-    const newest = await push('1.0.18', 'core');
-    await push('1.0.18', 'all');
-    await push('1.1.0rc1', 'core');
-    // Someone moved core-latest back by hand.
-    await client.putManifest('core-latest', (await client.getManifest('1.0.17-core'))!);
+  describe('the seed\'s tags', () => {
+    let config: TagshipConfig;
+    let client: RegistryClient;
+    before(() => {
+      config = configFor('open-ticket-ai');
+      client = clientFor(config);
+    });
 
-    const summary = await republish([]);
-    const byVariant = Object.fromEntries(summary.variants.map((v) => [v.variant, v]));
-    assert.equal(byVariant.core?.outcome, 'moved');
-    assert.equal(byVariant.core?.version, '1.0.18', 'the pre-release is never the target');
-    assert.equal((await client.getManifest('core-latest'))?.digest, newest);
-    assert.equal(byVariant.all?.outcome, 'unchanged');
-    assert.equal(byVariant.hf_local?.outcome, 'none');
-    assert.match(byVariant.hf_local?.reason ?? '', /no stable hf_local image/);
+    it('moves a -latest that lags behind to the newest stable version, digest kept, and leaves correct ones alone', async () => {
+      await release(config, '1.0.17', 'core');
+      const newest = await release(config, '1.0.18', 'core');
+      await release(config, '1.0.18', 'all');
+      await release(config, '1.1.0rc1', 'core');
+      // Someone moved core-latest back by hand.
+      await client.putManifest('core-latest', (await client.getManifest('1.0.17-core'))!);
+
+      const summary = await republish(config, []);
+      const byVariant = Object.fromEntries(summary.variants.map((v) => [v.variant, v]));
+      assert.equal(byVariant.core?.outcome, 'moved');
+      assert.equal(byVariant.core?.version, '1.0.18', 'the pre-release is never the target');
+      assert.deepEqual(byVariant.core?.tags?.map((t) => [t.tag, t.outcome, t.version]), [['core-latest', 'moved', '1.0.18']]);
+      assert.equal((await client.getManifest('core-latest'))?.digest, newest);
+      assert.equal(byVariant.all?.outcome, 'unchanged');
+      assert.equal(byVariant.hf_local?.outcome, 'none');
+      assert.match(byVariant.hf_local?.reason ?? '', /no stable hf_local image/);
+    });
+
+    it('is idempotent, also for a config recorded before [images] tags existed', async () => {
+      const recorded = structuredClone(config) as { images: Partial<TagshipConfig['images']> };
+      delete recorded.images.tags;
+      const summary = await republish(recorded as TagshipConfig, []);
+      assert.ok(summary.variants.filter((v) => v.variant !== 'hf_local').every((v) => v.outcome === 'unchanged'));
+    });
+
+    it('skips while a stable release of the repository runs, but not for a running pre-release', async () => {
+      await client.putManifest('core-latest', (await client.getManifest('1.0.17-core'))!);
+      const skipped = await republish(config, ['1.0.19']);
+      assert.match(skipped.skipped ?? '', /release v1\.0\.19 is running/);
+      assert.equal((await client.getManifest('core-latest'))?.digest, (await client.getManifest('1.0.17-core'))?.digest);
+      const ran = await republish(config, ['1.1.0rc2']);
+      assert.equal(ran.skipped, undefined);
+      assert.equal((await client.getManifest('core-latest'))?.digest, (await client.getManifest('1.0.18-core'))?.digest);
+    });
   });
 
-  it('is idempotent: a second run changes nothing', async () => {
-    const summary = await republish([]);
-    assert.ok(summary.variants.filter((v) => v.variant !== 'hf_local').every((v) => v.outcome === 'unchanged'));
-  });
+  describe('tag families', () => {
+    let config: TagshipConfig;
+    let client: RegistryClient;
+    const digests = new Map<string, string>();
+    const versionOf = (digest: string | undefined) => [...digests].find(([, d]) => d === digest)?.[0];
+    const expected: Record<string, string> = {
+      '0.9-core': '0.9.4-core',
+      '0-core': '0.9.4-core',
+      '1.0-core': '1.0.19-core',
+      '1.1-core': '1.1.0-core',
+      '1-core': '1.1.0-core',
+      'core-latest': '1.1.0-core',
+      '1.0-all': '1.0.18-all',
+      '1.1-all': '1.1.0-all',
+      '1-all': '1.1.0-all',
+      'all-latest': '1.1.0-all',
+    };
 
-  it('skips while a stable release of the repository runs, but not for a running pre-release', async () => {
-    await client.putManifest('core-latest', (await client.getManifest('1.0.17-core'))!);
-    const skipped = await republish(['1.0.19']);
-    assert.match(skipped.skipped ?? '', /release v1\.0\.19 is running/);
-    assert.equal((await client.getManifest('core-latest'))?.digest, (await client.getManifest('1.0.17-core'))?.digest);
-    const ran = await republish(['1.1.0rc2']);
-    assert.equal(ran.skipped, undefined);
-    assert.equal((await client.getManifest('core-latest'))?.digest, (await client.getManifest('1.0.18-core'))?.digest);
+    before(async () => {
+      config = configFor('families', '["{version}-{variant}", "{major}.{minor}-{variant}", "{major}-{variant}", "{variant}-latest"]');
+      client = clientFor(config);
+      // 1.0.19 is a backport published after 1.1.0; the pre-releases never get a moving tag.
+      for (const v of ['0.9.4', '1.0.17', '1.1.0', '1.0.18', '1.1.1rc1', '2.0.0b1', '1.0.19']) digests.set(`${v}-core`, await release(config, v, 'core'));
+      for (const v of ['1.0.18', '1.1.0']) digests.set(`${v}-all`, await release(config, v, 'all'));
+      assert.equal(new Set(digests.values()).size, digests.size, 'every image has its own digest');
+    });
+
+    it('puts every family\'s tag back on its newest stable version, never moving one backwards', async () => {
+      for (const [tag, source] of Object.entries(expected)) assert.equal((await client.getManifest(tag))?.digest, digests.get(source), `${tag} after the releases`);
+      // By hand: some tags moved back, one onto a pre-release of its family.
+      const wrong: Record<string, string> = {
+        '1.0-core': '1.0.17-core',
+        '1-core': '1.0.18-core',
+        'core-latest': '0.9.4-core',
+        '1.1-core': '1.1.1rc1-core',
+        'all-latest': '1.0.18-all',
+        '1-all': '1.0.18-all',
+      };
+      for (const [tag, source] of Object.entries(wrong)) await client.putManifest(tag, (await client.getManifest(source))!);
+      const before = new Map<string, string | undefined>();
+      for (const tag of Object.keys(expected)) before.set(tag, versionOf((await client.getManifest(tag))?.digest));
+
+      const summary = await republish(config, []);
+
+      for (const [tag, source] of Object.entries(expected)) {
+        const now = versionOf((await client.getManifest(tag))?.digest);
+        assert.equal(now, source, `${tag} is back on ${source}`);
+        const was = parseVersion(before.get(tag)!.replace(/-(core|all)$/, ''))!;
+        if (was.pre === undefined) assert.ok(compareVersions(parseVersion(source.replace(/-(core|all)$/, ''))!, was) >= 0, `${tag} moved back from ${before.get(tag)}`);
+      }
+      for (const tag of ['2.0-core', '2-core', '1.1.1-core', '0.9-all']) assert.equal(await client.getManifest(tag), undefined, `${tag} has no stable release`);
+
+      const byVariant = Object.fromEntries(summary.variants.map((v) => [v.variant, v]));
+      const outcomes = (variant: string) => Object.fromEntries((byVariant[variant]?.tags ?? []).map((t) => [t.tag, t.outcome]));
+      assert.deepEqual(outcomes('core'), { '0.9-core': 'unchanged', '1.0-core': 'moved', '1.1-core': 'moved', '0-core': 'unchanged', '1-core': 'moved', 'core-latest': 'moved' });
+      assert.deepEqual(outcomes('all'), { '1.0-all': 'unchanged', '1.1-all': 'unchanged', '1-all': 'moved', 'all-latest': 'moved' });
+      assert.equal(byVariant.core?.version, '1.1.0');
+      assert.equal(byVariant.core?.digest, digests.get('1.1.0-core'));
+      assert.match(byVariant.core?.tags?.find((t) => t.tag === '1.0-core')?.reason ?? '', /^now 1\.0\.19, the newest stable 1\.0\.x$/);
+      assert.equal(byVariant.hf_local?.outcome, 'none');
+    });
+
+    it('changes nothing on the next run', async () => {
+      const summary = await republish(config, []);
+      assert.deepEqual(summary.variants.map((v) => v.outcome), ['unchanged', 'unchanged', 'none']);
+      assert.match(summary.variants[0]!.reason, /^0\.9-core, 1\.0-core, 1\.1-core, 0-core, 1-core, core-latest already right$/);
+    });
   });
 });

@@ -1,7 +1,8 @@
-// Scheduled: re-point every `<variant>-latest` at the newest stable `<version>-<variant>` in the
-// registry (a manifest copy, digest kept). Heals a -latest that was moved by hand, deleted, or
-// missed because a release was skipped. Never runs beside a stable release of the same
-// repository: that release moves -latest itself, and a copy taken before its push would undo it.
+// Scheduled: re-point every moving tag of every variant (`<variant>-latest`, `1.0-<variant>`, …)
+// at the newest stable release of its family in the registry (a manifest copy, digest kept).
+// Heals a tag that was moved by hand, deleted, or missed because a release was skipped. Never
+// runs beside a stable release of the same repository: that release moves its tags itself, and a
+// copy taken before its push would undo it.
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { RetagLatestResult } from '../activities/retag-latest';
@@ -36,6 +37,10 @@ export async function republishLatest(input: RepublishLatestInput): Promise<Repu
     return { skipped, variants: [] };
   }
   const variants = await Promise.all(input.config.variants.map((v) => act.retagLatest({ config: input.config, variant: v.name })));
-  setCurrentDetails(variants.map((r) => `- \`${r.variant}-latest\`: ${r.outcome} — ${r.reason}`).join('\n'));
+  setCurrentDetails(
+    variants
+      .flatMap((r) => (r.tags && r.tags.length > 0 ? r.tags.map((t) => `- \`${t.tag}\`: ${t.outcome} — ${t.reason}`) : [`- ${r.variant}: ${r.outcome} — ${r.reason}`]))
+      .join('\n'),
+  );
   return { variants };
 }
