@@ -134,8 +134,8 @@ async function buildPlatform(plan: ImagePlan, global: readonly string[], manifes
   throw buildFailure(same ? 'run-failed' : 'other', what, second.exitCode, second.output);
 }
 
-/** Builds every platform, smoke-tests each, then pushes the multi-platform index to `plan.ref`. */
-export async function buildWithBuildah(plan: ImagePlan, opts: BuildahOptions): Promise<void> {
+/** Builds every platform, smoke-tests each, then pushes the multi-platform index to `plan.ref`; returns each platform's build time. */
+export async function buildWithBuildah(plan: ImagePlan, opts: BuildahOptions): Promise<Record<string, number>> {
   const driver = await storageDriver(opts.root);
   const global = buildahGlobal(opts.root, driver);
   await mkdir(opts.root, { recursive: true });
@@ -147,8 +147,10 @@ export async function buildWithBuildah(plan: ImagePlan, opts: BuildahOptions): P
   }
   // Unique per attempt: parallel variants and retried attempts never share a manifest list.
   const manifest = `tagship-${randomBytes(6).toString('hex')}`;
+  const took: Record<string, number> = {};
   try {
     for (const platform of plan.platforms) {
+      const t0 = performance.now();
       opts.heartbeat?.(`building ${plan.ref} for ${platform}`);
       const iidFile = join(work, `iid-${platform.replaceAll('/', '-')}`);
       await buildPlatform(plan, global, manifest, platform, iidFile, env, opts);
@@ -156,6 +158,7 @@ export async function buildWithBuildah(plan: ImagePlan, opts: BuildahOptions): P
         opts.heartbeat?.(`smoke test of ${plan.ref} on ${platform}`);
         await smokeTest(plan, global, (await readFile(iidFile, 'utf8')).trim(), platform, opts);
       }
+      took[platform] = Math.round(performance.now() - t0);
     }
     opts.heartbeat?.(`pushing ${plan.ref}`);
     const push = await runBuilder(tools.buildah(), buildahPushArgs(plan, global, manifest, { insecure: opts.insecure, ...(opts.authFile ? { authFile: opts.authFile } : {}) }), {
@@ -163,6 +166,7 @@ export async function buildWithBuildah(plan: ImagePlan, opts: BuildahOptions): P
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     if (push.exitCode !== 0) throw buildFailure(classifyBuildOutput(push.output, true), `push of ${plan.ref}`, push.exitCode, push.output);
+    return took;
   } finally {
     await runBuilder(tools.buildah(), [...global, 'manifest', 'rm', manifest]);
     await rm(work, { recursive: true, force: true });

@@ -40,7 +40,7 @@ async function writeAuthConfig(registry: string, auth: Credentials | undefined):
   return { dir, file };
 }
 
-async function buildAndPush(job: ImageJob, plan: ImagePlan): Promise<void> {
+async function buildAndPush(job: ImageJob, plan: ImagePlan): Promise<Record<string, number>> {
   const { images } = job.config;
   const registry = parseImageRepository(images.repository).registry;
   const auth = await writeAuthConfig(registry, job.registryAuth);
@@ -48,9 +48,9 @@ async function buildAndPush(job: ImageJob, plan: ImagePlan): Promise<void> {
   try {
     if (images.builder === 'docker') {
       await buildWithBuildx(plan, { insecure: images.insecure, ...(auth ? { dockerConfig: auth.dir } : {}), ...common });
-      return;
+      return {};
     }
-    await buildWithBuildah(plan, {
+    return await buildWithBuildah(plan, {
       root: job.buildahRoot ?? join(tmpdir(), 'tagship-buildah'),
       insecure: images.insecure,
       insecureRegistries: [...(images.insecure ? [registry] : []), ...images.insecure_registries],
@@ -71,11 +71,9 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
     throw ApplicationFailure.nonRetryable(`${images.dockerfile} not found at commit ${job.commit.slice(0, 12)} (images.dockerfile in tagship.toml)`, 'DockerfileMissing');
   }
   const build = () => buildAndPush(job, plan);
-  if (job.slots) {
-    await job.slots.run(build, job.signal, (position) => job.heartbeat?.(`waiting for an image build slot on this worker (${position} in line, ${job.slots!.size} at a time)`));
-  } else {
-    await build();
-  }
+  const buildMs = job.slots
+    ? await job.slots.run(build, job.signal, (position) => job.heartbeat?.(`waiting for an image build slot on this worker (${position} in line, ${job.slots!.size} at a time)`))
+    : await build();
   return withRegistryFailures(async () => {
     job.heartbeat?.(`reading ${plan.ref} back from the registry`);
     const client = registryFor(images, job.registryAuth, job.signal);
@@ -114,6 +112,7 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
       latest: first ? { moved: first.moved, reason: first.reason } : { moved: false, reason: 'no moving tags configured' },
       moving,
       ...(verified ? { verified } : {}),
+      ...(Object.keys(buildMs).length > 0 ? { buildMs } : {}),
     };
   });
 }

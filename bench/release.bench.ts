@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config';
 import { createExampleRepo, EXAMPLE_DIR, tagVersion } from '../src/demo/example-repo';
 import { connectClient, startRelease, stepEvents } from '../src/release-client';
 import { configForStack, startEmbeddedStack, workerSettingsForStack } from '../src/stack/embedded';
+import type { ReleaseSummary } from '../src/release-types';
 import { createWorker } from '../worker/run';
 import { criticalPathMs, sequentialMs } from './critical-path';
 
@@ -37,15 +38,23 @@ async function bench(): Promise<void> {
     const worker = await createWorker(connection, { namespace: target.namespace, taskQueue: target.taskQueue, settings: workerSettingsForStack(stack) });
     const client = await connectClient(target);
     const rows: { version: string; e2e: number; critical: number; sequential: number }[] = [];
+    // Per platform, every variant's build + smoke time in every release: native amd64 vs arm64 under QEMU.
+    const platformMs = new Map<string, number[]>();
+    const imagePhase: number[] = [];
     await worker.runUntil(async () => {
       for (let i = 0; i < RUNS; i++) {
         const { tag } = i === 0 ? repo : await tagVersion(repo.dir, `1.1.${i}`);
         const started = await startRelease(client, target, config, tag);
-        await started.handle.result();
+        const summary = (await started.handle.result()) as ReleaseSummary;
+        for (const image of summary.images) {
+          for (const [platform, ms] of Object.entries(image.buildMs ?? {})) platformMs.set(platform, [...(platformMs.get(platform) ?? []), ms]);
+        }
         const events = (await started.handle.fetchHistory()).events ?? [];
         const e2e = eventMs(events.at(-1)?.eventTime) - eventMs(events[0]?.eventTime);
         const times = new Map<string, number>();
-        for (const e of stepEvents(events)) if (e.kind === 'completed') times.set(e.step, e.ms);
+        const stepList = stepEvents(events);
+        for (const e of stepList) if (e.kind === 'completed') times.set(e.step, e.ms);
+        imagePhase.push(Math.max(...[...times].filter(([s]) => s.startsWith('image:')).map(([, ms]) => ms)));
         const row = { version: tag, e2e, critical: criticalPathMs(config, times), sequential: sequentialMs(config, times) };
         rows.push(row);
         process.stdout.write(
@@ -63,8 +72,13 @@ async function bench(): Promise<void> {
       `\nmedian of ${rows.length} releases (3 packages, 4 variants × 2 platforms):\n` +
         `  end-to-end           ${e2e} ms\n` +
         `  critical path        ${critical} ms   ratio end-to-end / critical path = ${(e2e / critical).toFixed(3)}\n` +
-        `  seed's sequential    ${sequential} ms   speed-up = ${(sequential / e2e).toFixed(2)}x\n`,
+        `  seed's sequential    ${sequential} ms   speed-up = ${(sequential / e2e).toFixed(2)}x\n` +
+        `  longest image step   ${median(imagePhase)} ms (build slots: ${workerSettingsForStack(stack).imageBuilds ?? 'default'})\n`,
     );
+    process.stdout.write('\nper-platform image build + smoke test (median over variants and releases):\n');
+    for (const [platform, xs] of [...platformMs].sort()) {
+      process.stdout.write(`  ${platform.padEnd(12)} ${median(xs)} ms  (min ${Math.min(...xs)}, max ${Math.max(...xs)}, n=${xs.length})\n`);
+    }
   } finally {
     await stack.stop();
     await rm(root, { recursive: true, force: true });

@@ -78,6 +78,8 @@ export interface PublishedImage {
   readonly moving?: readonly MovingTagDecision[];
   /** Per platform, the packages proven to be installed from the published wheels. */
   readonly verified?: readonly VerifiedPlatform[];
+  /** Per platform, how long its build and smoke test took (ms); a builder that builds all at once reports none. */
+  readonly buildMs?: Readonly<Record<string, number>>;
 }
 
 export interface ReleaseSummary {

@@ -1,4 +1,5 @@
-// The whole release on real parts: git tag → uv build → pypiserver → buildah → docker-registry,
+// The whole release on real parts: git tag → uv build → pypiserver → buildah (the seed-shaped
+// Dockerfile, RUN steps for linux/amd64 natively and linux/arm64 under QEMU) → docker-registry,
 // orchestrated by the real Temporal dev server and an in-process worker.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { listProjectFiles } from '../activities/simple-index';
 import { workflowsPath } from '../worker/run';
 import { dataConverter } from '../src/codec/data-converter';
 import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
+import { statusQuery } from '../workflows/operator';
 
 const VARIANTS = ['core', 'hf_local', 'otobo_znuny', 'all'];
 const PACKAGES = ['open-ticket-ai', 'otai-hf-local', 'otai-otobo-znuny'];
@@ -95,7 +97,24 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
       const image = summary.images.find((i) => i.variant === variant)!;
       assert.equal(image.digest, versioned.digest);
       assert.equal(image.latest.moved, true);
+      // Proven from the registry, per platform: every package of the variant, from the wheel this release built.
+      const packages = env.config.variants.find((v) => v.name === variant)!.packages;
+      assert.deepEqual(image.verified?.map((v) => v.platform), ['linux/amd64', 'linux/arm64']);
+      for (const platform of image.verified!) {
+        assert.deepEqual(platform.packages.map((p) => `${p.name} ${p.version}`).sort(), packages.map((p) => `${p} 1.0.18`).sort(), `${variant} ${platform.platform}`);
+        for (const p of platform.packages) {
+          const built = summary.packages.find((b) => b.package === p.name)!.files.find((f) => f.kind === 'wheel')!;
+          assert.equal(p.wheel, built.filename, `${variant} ${platform.platform} holds the wheel this release built`);
+        }
+      }
     }
+  });
+
+  it('shows the verified packages per platform in the image step of the status table', async () => {
+    const status = await env.client.workflow.getHandle(workflowId).query(statusQuery);
+    const core = status.steps.find((s) => s.step === 'image:core')!;
+    assert.equal(core.state, 'succeeded');
+    assert.equal(core.note, 'linux/amd64: open-ticket-ai 1.0.18; linux/arm64: open-ticket-ai 1.0.18');
   });
 
   it('names every step in history and starts an image only after its packages are visible', () => {
