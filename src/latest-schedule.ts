@@ -20,7 +20,7 @@ function action(config: TagshipConfig, taskQueue: string) {
     taskQueue,
     args: [{ config }],
     memo: { tagshipFingerprint: fingerprint(config), cron: config.schedule.republish_latest },
-    staticSummary: `Re-point ${config.variants.map((v) => `${v.name}-latest`).join(', ')} at the newest stable images`,
+    staticSummary: `Re-point the moving tags (${config.images.tags.filter((t) => !t.includes('{version}')).join(', ') || 'none'}) of ${config.variants.map((v) => v.name).join(', ')} at the newest stable images`,
   };
 }
 
