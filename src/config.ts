@@ -184,6 +184,13 @@ export const configSchema = z
     if (!cfg.images.tags.some((t) => t.includes('{version}'))) {
       ctx.addIssue({ code: 'custom', path: ['images', 'tags'], message: 'needs at least one tag with {version}, the tag a release pushes and never moves' });
     }
+    const sample = (t: string) => t.replaceAll('{version}', '1.2.3').replaceAll('{major}', '1').replaceAll('{minor}', '2').replaceAll('{patch}', '3').replaceAll('{variant}', 'v');
+    const released = new Set(cfg.images.tags.filter((t) => t.includes('{version}')).map(sample));
+    cfg.images.tags.forEach((t, i) => {
+      if (!t.includes('{version}') && released.has(sample(t))) {
+        ctx.addIssue({ code: 'custom', path: ['images', 'tags', i], message: `"${t}" names the same tag as a {version} template; a moving tag may never overwrite a release's own tag` });
+      }
+    });
     if (cfg.variants.length > 1) {
       cfg.images.tags.forEach((t, i) => {
         if (!t.includes('{variant}')) ctx.addIssue({ code: 'custom', path: ['images', 'tags', i], message: `must contain {variant}: with ${cfg.variants.length} variants, "${t}" would name every variant's image` });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig, releaseWorkflowId } from '../src/config';
+import { ConfigError, loadConfig, parseConfig, releaseWorkflowId, upgradeConfig } from '../src/config';
 
 describe('tagship.toml', () => {
   it('defaults reproduce the seed release', () => {
@@ -66,5 +66,28 @@ describe('tagship.toml', () => {
     assert.equal((await loadConfig(join(dir, 'tagship.toml'))).images.builder, 'buildah');
     assert.equal((await loadConfig(join(dir, 'none.toml'), { optional: true })).packages.length, 3);
     await assert.rejects(loadConfig(join(dir, 'none.toml')), /none\.toml: configuration file not found/);
+  });
+});
+
+describe('image tag templates', () => {
+  it('accepts tag families and refuses templates that cannot work, naming the key', () => {
+    const ok = parseConfig('[images]\ntags = ["{version}-{variant}", "{major}.{minor}-{variant}", "{major}-{variant}", "{variant}-latest"]\n', 't.toml');
+    assert.equal(ok.images.tags.length, 4);
+    assert.throws(() => parseConfig('[images]\ntags = ["{variant}-latest"]\n', 't.toml'), /images\.tags: needs at least one tag with \{version\}/);
+    assert.throws(() => parseConfig('[images]\ntags = ["{version}-{variant}", "{verison}"]\n', 't.toml'), /images\.tags\[1\]: unknown placeholder \{verison\}/);
+    assert.throws(() => parseConfig('[images]\ntags = ["{version}", "latest"]\n', 't.toml'), /images\.tags\[0\]: must contain \{variant\}: with 4 variants/);
+    assert.throws(() => parseConfig('[images]\ntags = ["{version}-{variant}", "{major}.{minor}.{patch}-{variant}"]\n', 't.toml'), /images\.tags\[1\]: .*never overwrite a release's own tag/);
+    assert.throws(() => parseConfig('[images]\ntags = ["-{version}-{variant}"]\n', 't.toml'), /images\.tags\[0\]: must give an image tag/);
+    const single = parseConfig('[[variants]]\nname = "app"\npackages = ["open-ticket-ai"]\n[images]\ntags = ["{version}", "{major}.{minor}", "{major}", "latest"]\n', 't.toml');
+    assert.deepEqual(single.images.tags, ['{version}', '{major}.{minor}', '{major}', 'latest']);
+  });
+
+  it('fills keys added since a release was recorded with their defaults', () => {
+    const old = parseConfig('', 't.toml') as unknown as { images: Record<string, unknown> };
+    delete old.images.tags;
+    delete old.images.build_args;
+    const upgraded = upgradeConfig(old as never);
+    assert.deepEqual(upgraded.images.tags, ['{version}-{variant}', '{variant}-latest']);
+    assert.deepEqual(upgraded.images.build_args, {});
   });
 });
