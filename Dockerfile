@@ -1,9 +1,11 @@
-# The tagship worker image: Node 20 with git, buildah (the in-container image builder), python3
-# and uv. Build: docker build -t tagship . ; run: docker run tagship worker
+# The tagship worker image: Node 20 with git, buildah (the in-container image builder), QEMU's
+# user-mode emulators (RUN steps of foreign platforms; the host registers binfmt handlers with the
+# F flag, e.g. `docker run --privileged --rm tonistiigi/binfmt --install arm64`), python3 and uv.
+# Build: docker build -t tagship . ; run: docker run tagship worker
 FROM node:20-bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      git buildah fuse-overlayfs python3 python3-venv ca-certificates \
+      git buildah fuse-overlayfs qemu-user-static python3 python3-venv ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # uv and twine (publish and metadata checks) in their own venv, on PATH.
 RUN python3 -m venv /opt/tagship-tools \
