@@ -57,4 +57,8 @@ export const tools = {
   dockerRegistry: () => findTool('docker-registry', 'apt-get install docker-registry'),
   docker: () => findTool('docker', 'install the Docker CLI with the buildx plugin'),
   twine: () => findTool('twine', 'pip install twine'),
+  debootstrap: () => findTool('debootstrap', 'apt-get install debootstrap'),
+  dpkgDeb: () => findTool('dpkg-deb', 'apt-get install dpkg'),
+  tar: () => findTool('tar', 'apt-get install tar'),
+  python3: () => findTool('python3', 'apt-get install python3-pip'),
 };
