@@ -1,5 +1,6 @@
 // `tagship dev`: the embedded stack for trying tagship on one machine: Temporal dev server + UI,
-// a local index, a local registry and a worker wired to them. Ctrl-C stops everything.
+// a local index, a local registry (with a linux/amd64 + linux/arm64 Python base image) and a worker
+// wired to them. Ctrl-C stops everything.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startEmbeddedStack, workerSettingsForStack } from '../stack/embedded';
@@ -9,7 +10,7 @@ import { runWorker } from '../../worker/run';
 export function registerDevCommand(program: Command): void {
   program
     .command('dev')
-    .description('run the embedded stack (Temporal + UI, local index, local registry) and a worker')
+    .description('run the embedded stack (Temporal + UI, local index, local registry with a Python base image) and a worker')
     .option('--data-dir <dir>', 'where the stack keeps its state between runs', '.tagship/dev')
     .option('--port <n>', 'Temporal frontend port', (v) => Number.parseInt(v, 10), 7233)
     .option('--ui-port <n>', 'Temporal UI port', (v) => Number.parseInt(v, 10), 8233)
@@ -28,10 +29,12 @@ export function registerDevCommand(program: Command): void {
             `  Temporal      ${stack.temporal.address}   UI ${stack.temporal.uiUrl}`,
             `  index upload  ${stack.index.uploadUrl}   simple ${stack.index.simpleUrl}`,
             `  registry      ${stack.registry.host}`,
+            `  base image    ${stack.baseImage}   (linux/amd64, linux/arm64)`,
             '',
             'Point a tagship.toml at it:',
             `  [index]  upload_url = "${stack.index.uploadUrl}"  simple_url = "${stack.index.simpleUrl}"  auth = "token"`,
             `  [images] repository = "${stack.registry.host}/<owner>/<name>"  builder = "buildah"  insecure = true`,
+            `  [images.build_args]  BASE_IMAGE = "${stack.baseImage}"   (for ARG BASE_IMAGE / FROM \${BASE_IMAGE})`,
             `and run: TAGSHIP_TEMPORAL_ADDRESS=${stack.temporal.address} TAGSHIP_CODEC_KEYS_FILE=${stack.codecKeysFile} tagship release start vX.Y.Z --wait`,
             '',
           ].join('\n'),
