@@ -48,7 +48,14 @@ export interface Manifest {
     mediaType?: string;
     manifests?: { digest: string; mediaType?: string; platform?: { os: string; architecture: string; variant?: string } }[];
     config?: { digest: string };
+    layers?: LayerDescriptor[];
   };
+}
+
+export interface LayerDescriptor {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly size?: number;
 }
 
 export interface RegistryClientOptions {
@@ -68,7 +75,7 @@ export class RegistryClient {
     this.base = `${opts.insecure ? 'http' : 'https'}://${ref.registry}/v2/${ref.repository}`;
   }
 
-  private async request(path: string, init: { method?: string; accept?: string; body?: Buffer; contentType?: string }, scope: string): Promise<Response> {
+  private async request(path: string, init: { method?: string; accept?: string; body?: Buffer; contentType?: string; timeoutMs?: number }, scope: string): Promise<Response> {
     const send = () => {
       const headers: Record<string, string> = {};
       if (init.accept) headers.accept = init.accept;
@@ -79,7 +86,7 @@ export class RegistryClient {
         method: init.method ?? 'GET',
         headers,
         ...(init.body ? { body: init.body } : {}),
-        signal: this.opts.signal ?? AbortSignal.timeout(60_000),
+        signal: this.opts.signal ?? AbortSignal.timeout(init.timeoutMs ?? 60_000),
       });
     };
     let res: Response;
@@ -178,6 +185,23 @@ export class RegistryClient {
     }
     const config = (await res.json()) as { config?: { Labels?: Record<string, string> | null } };
     return config.config?.Labels ?? {};
+  }
+
+  /**
+   * A blob (e.g. an image layer) as a response whose body the caller streams; the caller checks the
+   * bytes against the digest. Layers can be gigabytes, so the one-minute default would cut them off.
+   */
+  async getBlob(digest: string, opts: { timeoutMs?: number } = {}): Promise<Response & { body: ReadableStream<Uint8Array> }> {
+    const res = await this.request(`/blobs/${digest}`, { timeoutMs: opts.timeoutMs ?? 30 * 60_000 }, 'pull');
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new RegistryError(`blob ${digest} of ${this.ref.repository} is not in the registry (404)`, 404);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new RegistryError(`GET blob ${digest} of ${this.ref.repository} → ${res.status}`, res.ok ? 0 : res.status);
+    }
+    return res as Response & { body: ReadableStream<Uint8Array> };
   }
 }
 
