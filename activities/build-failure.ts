@@ -38,7 +38,10 @@ export function classifyBuildOutput(output: string, pushing = false): BuildFailu
  * container and layer ids, temp paths), so a deterministic failure compares equal to itself.
  */
 export function normalizeOutput(output: string): string {
-  return lastLines(output, 15)
+  // Only the failing step's own output: what ran before it may differ (a base image pulled only the first time).
+  const lines = output.split('\n');
+  const step = lines.findLastIndex((l) => /^STEP \d+\/\d+: /.test(l));
+  return lastLines(lines.slice(Math.max(step, 0)).join('\n'), 15)
     .replace(/\b[0-9a-f]{12,64}\b/g, '<id>')
     .replace(/\d+(?:\.\d+)?\s*(?:ms|s|m)\b/g, '<t>')
     .replace(/\/tmp\/[^\s"']+/g, '<tmp>')

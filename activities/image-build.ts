@@ -97,6 +97,9 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
           ...(job.scanCacheDir ? { cacheDir: job.scanCacheDir } : {}),
           ...(job.signal ? { signal: job.signal } : {}),
           ...(job.heartbeat ? { heartbeat: job.heartbeat } : {}),
+        }).catch((err: unknown) => {
+          if (!(err instanceof ApplicationFailure) || err.type !== 'ImageContentMismatch') throw err;
+          throw ApplicationFailure.nonRetryable(`${err.message}\n${plan.ref} was pushed but is not proven; no moving tag points at it`, err.type);
         })
       : undefined;
     // Further immutable tags ({version} templates) name the same bytes.

@@ -150,7 +150,7 @@ function decompressorFor(mediaType: string): Transform | undefined {
 export async function scanLayer(
   bytes: Readable,
   mediaType: string,
-  opts: { digest?: string; signal?: AbortSignal; onProgress?: (bytesRead: number) => void } = {},
+  opts: { digest?: string; signal?: AbortSignal; onProgress?: (bytesRead: number) => void; idleTimeoutMs?: number } = {},
 ): Promise<LayerScan> {
   const scan: LayerScan = { format: SCAN_FORMAT, files: {}, symlinks: {}, hardlinks: {}, dirs: [], replaced: [], whiteouts: [], opaques: [] };
   const decompress = decompressorFor(mediaType);
@@ -158,8 +158,16 @@ export async function scanLayer(
   const digestHash = algorithm === 'sha256' || algorithm === 'sha512' ? createHash(algorithm) : undefined;
   let read = 0;
   let reported = 0;
+  // A transfer that stops without closing its connection would otherwise hold the step until its
+  // start-to-close timeout; a stalled layer is a network failure, retried like one.
+  let lastChunk = Date.now();
+  const idleMs = opts.idleTimeoutMs ?? 120_000;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastChunk > idleMs) bytes.destroy(new Error(`no data for ${Math.round(idleMs / 1000)} s`));
+  }, Math.min(5_000, idleMs));
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      lastChunk = Date.now();
       digestHash?.update(chunk);
       read += chunk.length;
       if (opts.onProgress && read - reported >= PROGRESS_EVERY) {
@@ -226,7 +234,7 @@ export async function scanLayer(
   const [piped, collected] = await Promise.allSettled([
     pipeline([bytes, tap, ...(decompress ? [decompress] : []), extract], opts.signal ? { signal: opts.signal } : {}),
     collect(),
-  ]);
+  ]).finally(() => clearInterval(watchdog));
   if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
   if (sourceError) throw new RegistryError(`reading layer ${opts.digest ?? ''} failed: ${sourceError.message}`, 0);
   const failure = piped.status === 'rejected' ? piped.reason : collected.status === 'rejected' ? collected.reason : undefined;
