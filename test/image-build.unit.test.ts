@@ -9,6 +9,9 @@ import { dockerBuildxArgs, dockerSmokeBuildArgs, dockerSmokeRunArgs } from '../a
 import { planImage } from '../activities/image-plan';
 import { builderEnv } from '../activities/builder-process';
 import { parseConfig } from '../src/config';
+import { formatStatusTable } from '../src/release-status';
+import { formatStep } from '../src/summary-format';
+import { settingsFromEnv } from '../src/worker-settings';
 
 const COMMIT = 'a'.repeat(40);
 
@@ -197,5 +200,43 @@ describe('image build slots', () => {
     await assert.rejects(waiting, /cancelled by an operator/);
     release();
     assert.equal(slots.busy, 0);
+  });
+});
+
+describe('what operators see of a failed image step', () => {
+  const message = [
+    'build of r:1.0.18-core for linux/arm64 failed (exit 1): a RUN step failed twice with the same output; not retried',
+    'STEP 7/9: RUN for p in $PACKAGES; do uv add "$p==$VERSION"; done',
+    '  × No solution found when resolving dependencies:',
+    "  ╰─▶ Because open-ticket-ai==1.0.18 was not found in the package registry",
+    'Error: building at STEP "RUN ...": exit status 1',
+  ].join('\n');
+
+  it('release status prints the failing step\'s last lines under it, not only the first', () => {
+    const table = formatStatusTable('release/o/r/v1.0.18', {
+      tag: 'v1.0.18',
+      state: 'waiting-for-operator',
+      workflowStatus: 'RUNNING',
+      steps: [
+        { step: 'image:core', state: 'waiting-for-operator', note: message },
+        { step: 'image:all', state: 'succeeded', note: 'linux/amd64: open-ticket-ai 1.0.18\nnot a failure' },
+      ],
+    });
+    assert.match(table, /image:core {2}waiting-for-operator {2}build of r:1\.0\.18-core for linux\/arm64 failed/);
+    assert.match(table, /│ {2}╰─▶ Because open-ticket-ai==1\.0\.18 was not found in the package registry/);
+    assert.match(table, /│ Error: building at STEP/);
+    assert.doesNotMatch(table, /not a failure/, 'only failures get their tail printed');
+  });
+
+  it('release start --wait prints them too', () => {
+    const line = formatStep({ kind: 'failed', step: 'image:core', message })!;
+    assert.match(line, /^ {2}✗ image:core: build of r:1\.0\.18-core/);
+    assert.match(line, /│ Error: building at STEP/);
+  });
+
+  it('TAGSHIP_IMAGE_BUILDS sets the worker\'s build slots and refuses nonsense', () => {
+    assert.equal(settingsFromEnv({ TAGSHIP_IMAGE_BUILDS: '3' }).imageBuilds, 3);
+    assert.equal(settingsFromEnv({}).imageBuilds, undefined);
+    assert.throws(() => settingsFromEnv({ TAGSHIP_IMAGE_BUILDS: '0' }), /TAGSHIP_IMAGE_BUILDS=0 must be a whole number from 1 to 9999/);
   });
 });
