@@ -223,7 +223,7 @@ describe('what operators see of a failed image step', () => {
       ],
     });
     assert.match(table, /image:core {2}waiting-for-operator {2}build of r:1\.0\.18-core for linux\/arm64 failed/);
-    assert.match(table, /│ {2}╰─▶ Because open-ticket-ai==1\.0\.18 was not found in the package registry/);
+    assert.match(table, /│ {3}╰─▶ Because open-ticket-ai==1\.0\.18 was not found in the package registry/);
     assert.match(table, /│ Error: building at STEP/);
     assert.doesNotMatch(table, /not a failure/, 'only failures get their tail printed');
   });
