@@ -43,10 +43,14 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
     }
     repoDir = (await createExampleRepo(join(root, 'repo'), '1.0.18')).dir;
     configFile = join(root, 'tagship.toml');
+    // What dev tells the user to put in their tagship.toml: the stack's two-platform Python base.
+    const baseImage = /^ {2}base image +(\S+)/m.exec(devOutput)?.[1];
+    assert.ok(baseImage, `dev prints its base image:\n${devOutput}`);
     await writeFile(configFile, [
       '[repository]', 'owner = "Softoft-Orga"', 'name = "open-ticket-ai"', `url = "${repoDir}"`,
       '[index]', 'auth = "token"', `upload_url = "http://127.0.0.1:${ports.index}/"`, `simple_url = "http://127.0.0.1:${ports.index}/simple/"`,
-      '[images]', `repository = "127.0.0.1:${ports.registry}/softoft-orga/open-ticket-ai"`, 'builder = "buildah"', 'insecure = true', '',
+      '[images]', `repository = "127.0.0.1:${ports.registry}/softoft-orga/open-ticket-ai"`, 'builder = "buildah"', 'insecure = true',
+      '[images.build_args]', `BASE_IMAGE = "${baseImage}"`, '',
     ].join('\n'));
   });
 
@@ -58,6 +62,7 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
   it('dev prints where everything is', () => {
     assert.match(devOutput, new RegExp(`Temporal +127\\.0\\.0\\.1:${ports.temporal} +UI http://127\\.0\\.0\\.1:${ports.ui}`));
     assert.match(devOutput, new RegExp(`registry +127\\.0\\.0\\.1:${ports.registry}`));
+    assert.match(devOutput, new RegExp(`base image +127\\.0\\.0\\.1:${ports.registry}/tagship/python:3\\.11-bookworm +\\(linux/amd64, linux/arm64\\)`));
   });
 
   it('release start --wait prints the workflow id and UI link, follows the steps and exits 0', async () => {
