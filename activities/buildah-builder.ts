@@ -17,7 +17,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { tools } from '../src/stack/tools';
 import { buildFailure, classifyBuildOutput, lastLines, normalizeOutput } from './build-failure';
 import { runBuilder, type BuilderRun } from './builder-process';
-import type { ImagePlan } from './image-plan';
+import { argPairs, type ImagePlan } from './image-plan';
 
 export type StorageDriver = 'overlay' | 'vfs';
 
@@ -52,10 +52,6 @@ export function storageDriver(root: string): Promise<StorageDriver> {
 export function registriesConf(hosts: readonly string[]): string {
   const entries = [...new Set(hosts)].map((h) => `[[registry]]\nlocation = ${JSON.stringify(h)}\ninsecure = true\n`);
   return ['unqualified-search-registries = ["docker.io"]', '', ...entries].join('\n');
-}
-
-function argPairs(flag: string, values: Readonly<Record<string, string>>): string[] {
-  return Object.entries(values).flatMap(([k, v]) => [flag, `${k}=${v}`]);
 }
 
 export function buildahBuildArgs(plan: ImagePlan, global: readonly string[], manifest: string, platform: string, iidFile: string): string[] {

@@ -11,11 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { tools } from '../src/stack/tools';
 import { buildFailure, classifyBuildOutput, lastLines } from './build-failure';
 import { runBuilder } from './builder-process';
-import type { ImagePlan } from './image-plan';
-
-function argPairs(flag: string, values: Readonly<Record<string, string>>): string[] {
-  return Object.entries(values).flatMap(([k, v]) => [flag, `${k}=${v}`]);
-}
+import { argPairs, type ImagePlan } from './image-plan';
 
 function common(plan: ImagePlan): string[] {
   return [

@@ -71,6 +71,11 @@ export function imageLabels(input: ImagePlanInput): Record<string, string> {
   };
 }
 
+/** `--build-arg K=V` / `--label K=V` pairs, as both builders take them. */
+export function argPairs(flag: string, values: Readonly<Record<string, string>>): string[] {
+  return Object.entries(values).flatMap(([k, v]) => [flag, `${k}=${v}`]);
+}
+
 export function planImage(input: ImagePlanInput): ImagePlan {
   const { config, version, variant } = input;
   const tags = immutableTags(config, variant.name, version).map((t) => `${config.images.repository}:${t}`);
