@@ -133,12 +133,14 @@ export function configForStack(config: TagshipConfig, stack: EmbeddedStack, repo
     ...config,
     repository: { ...config.repository, url: repoUrl },
     index: { ...config.index, upload_url: stack.index.uploadUrl, simple_url: stack.index.simpleUrl, auth: 'token' },
-    // insecure covers the base image too: it is in the same plain-HTTP registry.
+    // The base image's registry is named on its own, so it stays reachable when a config moves
+    // images.repository elsewhere (as the operator tests do).
     images: {
       ...config.images,
       repository: `${stack.registry.host}/${imageName}`,
       builder: 'buildah',
       insecure: true,
+      insecure_registries: [...new Set([...config.images.insecure_registries, stack.registry.host])],
       build_args: { ...config.images.build_args, BASE_IMAGE: stack.baseImage },
     },
   };
