@@ -10,6 +10,7 @@ import type { BuiltFile, BuiltPackage } from '../src/release-types';
 import { tools } from '../src/stack/tools';
 import type { WorkerSettings } from '../src/worker-settings';
 import { storeArtifact } from './artifact-store';
+import { lastLines } from './build-failure';
 import { commitTime, ensureCheckout } from './git-checkout';
 import { repoRef } from './repo-ref';
 
@@ -24,10 +25,6 @@ export interface BuildPackageInput {
 /** PEP 625 / wheel file-name form of a project name. */
 export function distributionStem(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '_');
-}
-
-function tail(text: string, lines = 15): string {
-  return text.trim().split('\n').slice(-lines).join('\n');
 }
 
 /** Checks the build produced exactly one sdist and at least one wheel named for this package and version. */
@@ -61,7 +58,7 @@ export async function buildPackage(settings: WorkerSettings, input: BuildPackage
       env: { SOURCE_DATE_EPOCH: String(epoch), NO_COLOR: '1' },
     });
     if (built.exitCode !== 0) {
-      const output = tail(built.all ?? '');
+      const output = lastLines(built.all ?? '', 15);
       // A build that fails on the validated commit fails the same way every time.
       throw ApplicationFailure.nonRetryable(`uv build of ${pkg.name} failed (exit ${built.exitCode}):\n${output}`, 'BuildFailed');
     }
@@ -69,7 +66,7 @@ export async function buildPackage(settings: WorkerSettings, input: BuildPackage
     const paths = files.map((f) => join(out, f.filename));
     const check = await execa(tools.twine(), ['check', ...paths], { reject: false, stdin: 'ignore', all: true, env: { NO_COLOR: '1' } });
     if (check.exitCode !== 0) {
-      throw ApplicationFailure.nonRetryable(`metadata check of ${pkg.name} failed:\n${tail(check.all ?? '')}`, 'MetadataInvalid');
+      throw ApplicationFailure.nonRetryable(`metadata check of ${pkg.name} failed:\n${lastLines(check.all ?? '', 15)}`, 'MetadataInvalid');
     }
     const stored: BuiltFile[] = [];
     for (const f of files) {

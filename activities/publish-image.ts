@@ -12,9 +12,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import TOML from '@iarna/toml';
 import { upgradeConfig, type TagshipConfig } from '../src/config';
 import type { PublishedImage } from '../src/release-types';
-import { normalizeProjectName } from '../src/version';
 import type { WorkerSettings } from '../src/worker-settings';
 import { artifactPath, sha256File } from './artifact-store';
+import { distributionStem } from './build-package';
 import type { BuildSlots } from './build-slots';
 import { commitTime, ensureCheckout } from './git-checkout';
 import { publishVariantImage } from './image-build';
@@ -48,11 +48,9 @@ export async function projectMetadata(pyprojectFile: string): Promise<ProjectMet
   }
 }
 
-/** A wheel name's version part equals `version` (PEP 427: {name}-{version}(-{build})?-{py}-{abi}-{plat}.whl). */
+/** A wheel of `pkg` at `version`, by the naming rule the build step checks its own wheels with. */
 function isWheelOf(filename: string, pkg: string, version: string): boolean {
-  if (!filename.endsWith('.whl')) return false;
-  const parts = filename.slice(0, -4).split('-');
-  return parts.length >= 5 && normalizeProjectName(parts[0]!) === normalizeProjectName(pkg) && parts[1] === version;
+  return filename.endsWith('.whl') && filename.startsWith(`${distributionStem(pkg)}-${version}-`);
 }
 
 async function exists(path: string): Promise<boolean> {
