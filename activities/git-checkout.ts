@@ -18,7 +18,8 @@ export interface RepoRef {
   readonly url: string;
 }
 
-async function git(args: readonly string[], cwd?: string): Promise<string> {
+/** Runs git without a terminal or credential prompts and returns its trimmed stdout. */
+export async function git(args: readonly string[], cwd?: string): Promise<string> {
   const res = await execa(tools.git(), [...args], {
     cwd,
     // Never ask for credentials on a terminal that is not there.
@@ -39,7 +40,8 @@ function mirrorDir(workDir: string, repo: RepoRef): string {
   return join(workDir, 'git', repo.owner, `${repo.name}.git`);
 }
 
-async function ensureMirror(workDir: string, repo: RepoRef): Promise<string> {
+/** The worker's bare mirror of `repo` (created empty on first use); fetches add to it. */
+export async function ensureMirror(workDir: string, repo: RepoRef): Promise<string> {
   const dir = mirrorDir(workDir, repo);
   if (!(await exists(join(dir, 'HEAD')))) {
     await mkdir(dir, { recursive: true });

@@ -35,6 +35,13 @@ const tagTemplate = z.string().superRefine((t, ctx) => {
   if (!OCI_TAG.test(sample)) ctx.addIssue({ code: 'custom', message: 'must give an image tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")' });
 });
 
+/** A repository cloned from GitHub (the default when no url is given) gets a GitHub Release. */
+export function isGitHubRepository(url: string | undefined): boolean {
+  if (url === undefined) return true;
+  const host = URL.canParse(url) ? new URL(url).hostname : /^git@([^:]+):/.exec(url)?.[1];
+  return host === 'github.com';
+}
+
 const argv = z.array(z.string().min(1)).min(1).max(64);
 
 const relPath = z
@@ -158,6 +165,18 @@ export const configSchema = z
         // The GitHub Actions workflow allowed to start releases through POST /api/releases
         // (checked against the OIDC token's job_workflow_ref).
         workflow: relPath.default('.github/workflows/release.yml'),
+        // The GitHub environment the trusted publisher names (the seed's is "pypi"); when set, the
+        // OIDC token of a CI request must carry it in its `environment` claim.
+        environment: z.string().regex(/^[A-Za-z0-9._ -]{1,255}$/, 'must be a GitHub environment name like "pypi"').optional(),
+      })
+      .strict()
+      .prefault({}),
+    // The GitHub Release of the tag, created or updated after a release succeeds.
+    github_release: z
+      .object({
+        // Default: on when the repository is cloned from GitHub (repository.url unset or on github.com).
+        enabled: z.boolean().optional(),
+        api_url: httpUrl.default('https://api.github.com'),
       })
       .strict()
       .prefault({}),
@@ -175,6 +194,7 @@ export const configSchema = z
       .prefault({}),
   })
   .strict()
+  .transform((cfg) => ({ ...cfg, github_release: { ...cfg.github_release, enabled: cfg.github_release.enabled ?? isGitHubRepository(cfg.repository.url) } }))
   .superRefine((cfg, ctx) => {
     const names = new Set<string>();
     cfg.packages.forEach((p, i) => {
