@@ -20,6 +20,8 @@ export interface WorkerSettings {
   readonly codec?: KeyRing;
   /** How many image builds this worker runs at once (TAGSHIP_IMAGE_BUILDS); others wait for a slot. */
   readonly imageBuilds?: number;
+  /** Creates and updates the GitHub Release of a tag (TAGSHIP_GITHUB_TOKEN); needs `contents: write`. */
+  readonly githubToken?: string;
 }
 
 export const DEFAULT_IMAGE_BUILDS = 2;
@@ -52,6 +54,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSet
   const registry = credentials(env, 'TAGSHIP_REGISTRY');
   const codec = keyRingFromEnv(env);
   const imageBuilds = positiveInt(env, 'TAGSHIP_IMAGE_BUILDS');
+  const githubToken = env.TAGSHIP_GITHUB_TOKEN;
   return {
     workDir: resolve(env.TAGSHIP_WORK_DIR ?? `${home}/work`),
     artifactDir: resolve(env.TAGSHIP_ARTIFACT_DIR ?? `${home}/artifacts`),
@@ -59,5 +62,6 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSet
     ...(registry ? { registry } : {}),
     ...(codec ? { codec } : {}),
     ...(imageBuilds !== undefined ? { imageBuilds } : {}),
+    ...(githubToken ? { githubToken } : {}),
   };
 }
