@@ -26,5 +26,6 @@ export async function validateRelease(settings: WorkerSettings, input: ValidateI
   if (!result.ok) {
     throw ApplicationFailure.nonRetryable(result.errors.join('\n'), 'VersionMismatch');
   }
-  return { version, commit, packages: result.packages.map((p) => ({ name: p.name, version: p.version })) };
+  // A dynamic version is the tag's until the build proves it (build-package checks the built metadata).
+  return { version, commit, packages: result.packages.map((p) => ({ name: p.name, version: p.version ?? version })) };
 }

@@ -8,13 +8,22 @@ export class PyprojectError extends Error {
   override name = 'PyprojectError';
 }
 
-export interface ProjectInfo {
-  /** [project] name as written (not normalised); undefined when absent. */
-  readonly name: string | undefined;
-  readonly version: string;
+/** How a package with `dynamic = ["version"]` gets its version. */
+export interface DynamicVersion {
+  /** True when the build backend takes the version from the git tag (setuptools-scm, hatch-vcs, …). */
+  readonly fromTag: boolean;
+  /** The mechanism, for messages: "setuptools-scm", "hatch-vcs", "setuptools attr", … */
+  readonly backend: string;
 }
 
-interface Located extends ProjectInfo {
+/** [project] name as written (not normalised; undefined when absent), and either its static version or how it is computed. */
+export type ProjectInfo =
+  | { readonly name: string | undefined; readonly version: string; readonly dynamic?: undefined }
+  | { readonly name: string | undefined; readonly version?: undefined; readonly dynamic: DynamicVersion };
+
+interface Located {
+  readonly name: string | undefined;
+  readonly version: string;
   /** Offset of the value's opening quote. */
   readonly start: number;
   /** Offset just past the closing quote. */
@@ -47,6 +56,46 @@ function projectTable(doc: TOML.JsonMap, file: string): TOML.JsonMap {
   return project as TOML.JsonMap;
 }
 
+function table(value: unknown): TOML.JsonMap | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date) ? (value as TOML.JsonMap) : undefined;
+}
+
+// Build requirements that derive the version from git tags, by their PEP 503 name.
+const VCS_REQUIREMENTS = ['setuptools-scm', 'hatch-vcs', 'uv-dynamic-versioning', 'versioningit', 'poetry-dynamic-versioning', 'dunamai'];
+
+/**
+ * Where a dynamic version comes from, read from the backend's own configuration. Only a version
+ * derived from the git tag can be released from a tag without editing files; any other dynamic
+ * version (an `__version__` attribute, a version file) is accepted too and proven after the build.
+ */
+export function dynamicVersionSource(doc: TOML.JsonMap): DynamicVersion {
+  const tool = table(doc.tool) ?? {};
+  const hatch = table(table(tool.hatch)?.version);
+  if (hatch) {
+    const source = typeof hatch.source === 'string' ? hatch.source : 'regex';
+    if (source === 'vcs') return { fromTag: true, backend: 'hatch-vcs' };
+    if (source === 'uv-dynamic-versioning' || source === 'versioningit') return { fromTag: true, backend: source };
+    return { fromTag: false, backend: `hatch (${typeof hatch.path === 'string' ? hatch.path : source})` };
+  }
+  const pdm = table(table(tool.pdm)?.version);
+  if (pdm) return pdm.source === 'scm' ? { fromTag: true, backend: 'pdm-backend (scm)' } : { fromTag: false, backend: `pdm-backend (${String(pdm.source ?? 'file')})` };
+  const setuptoolsDynamic = table(table(table(tool.setuptools)?.dynamic)?.version);
+  if (setuptoolsDynamic) return { fromTag: false, backend: `setuptools (${Object.keys(setuptoolsDynamic).join(', ')})` };
+  if (table(tool.setuptools_scm) || table(tool['setuptools-scm'])) return { fromTag: true, backend: 'setuptools-scm' };
+  if (table(tool.versioningit)) return { fromTag: true, backend: 'versioningit' };
+  if (table(tool['poetry-dynamic-versioning'])) return { fromTag: true, backend: 'poetry-dynamic-versioning' };
+  const requires = table(doc['build-system'])?.requires;
+  const names = (Array.isArray(requires) ? requires : []).map((r) => String(r).toLowerCase().match(/^[a-z0-9._-]+/)?.[0]?.replace(/[-_.]+/g, '-') ?? '');
+  const vcs = VCS_REQUIREMENTS.find((n) => names.includes(n));
+  if (vcs) return { fromTag: true, backend: vcs };
+  const backend = table(doc['build-system'])?.['build-backend'];
+  return { fromTag: false, backend: typeof backend === 'string' ? backend : 'the build backend' };
+}
+
+function isDynamicVersion(project: TOML.JsonMap): boolean {
+  return Array.isArray(project.dynamic) && (project.dynamic as unknown[]).includes('version');
+}
+
 function splice(text: string, at: { start: number; end: number; quote: string }, version: string): string {
   return `${text.slice(0, at.start)}${at.quote}${version}${at.quote}${text.slice(at.end)}`;
 }
@@ -60,10 +109,9 @@ function splice(text: string, at: { start: number; end: number; quote: string },
 function locate(text: string, file: string): Located {
   const doc = parseToml(text, file);
   const project = projectTable(doc, file);
-  if (Array.isArray(project.dynamic) && (project.dynamic as unknown[]).includes('version')) {
-    throw new PyprojectError(
-      `${file}: [project] version is dynamic (dynamic = ["version"]); tagship needs a static version = "X.Y.Z" in [project] to check and set it`,
-    );
+  if (isDynamicVersion(project)) {
+    const { backend } = dynamicVersionSource(doc);
+    throw new PyprojectError(`${file}: [project] version is dynamic (dynamic = ["version"], ${backend}); it has no version line to set`);
   }
   const version = project.version;
   if (version === undefined) throw new PyprojectError(`${file}: [project] has no version; add version = "X.Y.Z"`);
@@ -93,8 +141,17 @@ function locate(text: string, file: string): Located {
   );
 }
 
-/** [project] name and static version; throws PyprojectError (naming `file`) for anything tagship cannot set. */
+/**
+ * [project] name and its static version, or how its dynamic version is computed; throws
+ * PyprojectError (naming `file`) for a static version tagship cannot read or set.
+ */
 export function readProject(text: string, file: string): ProjectInfo {
+  const doc = parseToml(text, file);
+  const project = projectTable(doc, file);
+  if (isDynamicVersion(project)) {
+    if (project.version !== undefined) throw new PyprojectError(`${file}: [project] has both a version and dynamic = ["version"]; keep one`);
+    return { name: typeof project.name === 'string' ? project.name : undefined, dynamic: dynamicVersionSource(doc) };
+  }
   const { name, version } = locate(text, file);
   return { name, version };
 }

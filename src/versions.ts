@@ -1,22 +1,39 @@
 // The seed's version rules over a checkout: all packages share one version, and a release tag
-// names it. Used by `tagship versions check|set`, the validate activity and the demo.
+// names it. Packages whose version is dynamic (most often taken from the git tag by setuptools-scm,
+// hatch-vcs and the like) have no version to compare or set here: they get the tag's version, and
+// the build step proves their built metadata carries it. Used by `tagship versions check|set`, the
+// validate activity, releases from a branch and the demo.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { TagshipConfig } from './config';
-import { readProject, setProjectVersion } from './pyproject';
+import { readProject, setProjectVersion, type DynamicVersion } from './pyproject';
 import { badTagMessage, isValidVersion, normalizeProjectName, versionFromTag } from './version';
 
 export interface PackageVersion {
   readonly name: string;
   /** pyproject.toml path relative to the repository root. */
   readonly file: string;
-  readonly version: string;
+  /** The static [project] version; undefined when it is dynamic. */
+  readonly version: string | undefined;
+  readonly dynamic?: DynamicVersion;
 }
 
 export interface VersionCheck {
   readonly ok: boolean;
   readonly errors: string[];
   readonly packages: PackageVersion[];
+  /** The one version of the release: the static packages' shared version, else the tag's. */
+  readonly version: string | undefined;
+}
+
+/** What `versions set` did to one package. */
+export type VersionChange =
+  | { readonly file: string; readonly from: string; readonly to: string; readonly dynamic?: undefined }
+  | { readonly file: string; readonly name: string; readonly dynamic: DynamicVersion };
+
+/** How `versions check|set` describe a dynamic version. */
+export function describeDynamic(d: DynamicVersion): string {
+  return d.fromTag ? `version from the tag (${d.backend})` : `version set by the build (${d.backend}), checked against the tag after the build`;
 }
 
 /** Thrown by setVersions; `errors` are the individual problems, one per line of the message. */
@@ -27,9 +44,7 @@ export class VersionError extends Error {
   }
 }
 
-interface ReadPackage extends PackageVersion {
-  readonly text: string;
-}
+type ReadPackage = PackageVersion & { readonly text: string };
 
 interface Problem {
   readonly message: string;
@@ -68,6 +83,10 @@ async function readPackages(repoDir: string, config: TagshipConfig): Promise<{ p
     } else if (normalizeProjectName(project.name) !== normalizeProjectName(pkg.name)) {
       fail(`${file} is project "${project.name}", but tagship.toml expects "${pkg.name}" at path "${pkg.path}"`);
     }
+    if (project.dynamic) {
+      packages.push({ name: pkg.name, file, version: undefined, dynamic: project.dynamic, text });
+      continue;
+    }
     if (!isValidVersion(project.version)) {
       fail(`${file} (package ${pkg.name}) has version "${project.version}", which is not X.Y.Z (PEP 440, e.g. 1.0.18)`, true);
     }
@@ -79,30 +98,39 @@ async function readPackages(repoDir: string, config: TagshipConfig): Promise<{ p
 export async function checkVersions(opts: { repoDir: string; config: TagshipConfig; tag?: string }): Promise<VersionCheck> {
   const { packages, problems } = await readPackages(opts.repoDir, opts.config);
   const errors = problems.map((p) => p.message);
-  const distinct = [...new Set(packages.map((p) => p.version))];
+  const statics = packages.filter((p) => p.version !== undefined);
+  const distinct = [...new Set(statics.map((p) => p.version))];
   if (distinct.length > 1) {
-    errors.push(['ERROR: All package versions must be identical!', ...packages.map((p) => `  ${p.name}: ${p.version} (${p.file})`)].join('\n'));
+    errors.push(['ERROR: All package versions must be identical!', ...statics.map((p) => `  ${p.name}: ${p.version} (${p.file})`)].join('\n'));
   }
+  const tagVersion = opts.tag === undefined ? undefined : versionFromTag(opts.tag);
   if (opts.tag !== undefined) {
-    const tagVersion = versionFromTag(opts.tag);
     if (tagVersion === undefined) errors.push(badTagMessage(opts.tag));
     // With differing versions there is no "package version" to compare; the message above says why.
     else if (distinct.length === 1 && distinct[0] !== tagVersion) {
       errors.push(`ERROR: Tag version (${tagVersion}) doesn't match package version (${distinct[0]})`);
     }
   }
-  return { ok: errors.length === 0, errors, packages: packages.map(({ name, file, version }) => ({ name, file, version })) };
+  return {
+    ok: errors.length === 0,
+    errors,
+    packages: packages.map(({ name, file, version, dynamic }) => ({ name, file, version, ...(dynamic ? { dynamic } : {}) })),
+    version: distinct.length === 1 ? distinct[0] : tagVersion,
+  };
 }
 
-/** Sets every package to `version`: reads and checks all files first, so a bad one changes nothing. */
-export async function setVersions(opts: { repoDir: string; config: TagshipConfig; version: string }): Promise<{ file: string; from: string; to: string }[]> {
+/**
+ * Sets every static package to `version`: reads and checks all files first, so a bad one changes
+ * nothing. Dynamic versions are left alone (they follow the tag or the build) and reported as such.
+ */
+export async function setVersions(opts: { repoDir: string; config: TagshipConfig; version: string }): Promise<VersionChange[]> {
   if (!isValidVersion(opts.version)) {
     throw new VersionError([`invalid version "${opts.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`]);
   }
   const { packages, problems } = await readPackages(opts.repoDir, opts.config);
   const blocking = problems.filter((p) => !p.repairable);
   if (blocking.length > 0) throw new VersionError(blocking.map((p) => p.message));
-  const updates = packages.map((p) => ({ p, text: setProjectVersion(p.text, p.file, opts.version) }));
+  const updates = packages.filter((p) => p.version !== undefined).map((p) => ({ p, text: setProjectVersion(p.text, p.file, opts.version) }));
   const written: ReadPackage[] = [];
   try {
     for (const { p, text } of updates) {
@@ -116,5 +144,5 @@ export async function setVersions(opts: { repoDir: string; config: TagshipConfig
     await Promise.allSettled(written.map((p) => writeFile(join(opts.repoDir, p.file), p.text)));
     throw err;
   }
-  return packages.map((p) => ({ file: p.file, from: p.version, to: opts.version }));
+  return packages.map((p): VersionChange => (p.dynamic ? { file: p.file, name: p.name, dynamic: p.dynamic } : { file: p.file, from: p.version ?? '', to: opts.version }));
 }

@@ -40,7 +40,28 @@ describe('checkVersions', () => {
         { name: 'otai-hf-local', file: 'packages/otai_hf_local/pyproject.toml', version: '1.0.17' },
         { name: 'otai-otobo-znuny', file: 'packages/otai_otobo_znuny/pyproject.toml', version: '1.0.17' },
       ],
+      version: '1.0.17',
     });
+  });
+
+  it('gives packages whose version comes from the git tag the tag\'s version, and checks the static ones against it', async () => {
+    const dir = await copy();
+    await edit(dir, FILES[1]!, 'version = "1.0.17"', 'dynamic = ["version"]\n[tool.hatch.version]\nsource = "vcs"\n[project.x-placeholder]');
+    const ok = await checkVersions({ repoDir: dir, config, tag: 'v1.0.17' });
+    assert.deepEqual(ok.errors, []);
+    assert.equal(ok.version, '1.0.17');
+    assert.deepEqual(ok.packages[1], { name: 'otai-hf-local', file: FILES[1], version: undefined, dynamic: { fromTag: true, backend: 'hatch-vcs' } });
+    const bad = await checkVersions({ repoDir: dir, config, tag: 'v1.0.18' });
+    assert.deepEqual(bad.errors, ["ERROR: Tag version (1.0.18) doesn't match package version (1.0.17)"]);
+  });
+
+  it('with only dynamic versions, the tag is the version', async () => {
+    const dir = await copy();
+    for (const f of FILES) await edit(dir, f, 'version = "1.0.17"', 'dynamic = ["version"]');
+    const result = await checkVersions({ repoDir: dir, config, tag: 'v2.0.0' });
+    assert.deepEqual(result.errors, []);
+    assert.equal(result.version, '2.0.0');
+    assert.equal(result.packages.every((p) => p.dynamic !== undefined), true);
   });
 
   it("passes with the tag that names the packages' version", async () => {
@@ -104,14 +125,14 @@ describe('checkVersions', () => {
     assert.deepEqual((await checkVersions({ repoDir: dir, config })).errors, []);
   });
 
-  it('names a package whose version is not X.Y.Z, and a dynamic version', async () => {
+  it('names a package whose version is not X.Y.Z, and one with both a version and a dynamic one', async () => {
     const dir = await copy();
     await edit(dir, FILES[0]!, 'version = "1.0.17"', 'version = "1.0"');
-    await edit(dir, FILES[2]!, 'version = "1.0.17"', 'dynamic = ["version"]');
+    await edit(dir, FILES[2]!, 'version = "1.0.17"', 'version = "1.0.17"\ndynamic = ["version"]');
     const result = await checkVersions({ repoDir: dir, config });
     assert.equal(result.ok, false);
     assert.equal(result.errors[0], 'ERROR: pyproject.toml (package open-ticket-ai) has version "1.0", which is not X.Y.Z (PEP 440, e.g. 1.0.18)');
-    assert.match(result.errors[1]!, /^ERROR: packages\/otai_otobo_znuny\/pyproject\.toml: \[project\] version is dynamic/);
+    assert.match(result.errors[1]!, /^ERROR: packages\/otai_otobo_znuny\/pyproject\.toml: \[project\] has both a version and dynamic/);
     assert.match(result.errors[2]!, /^ERROR: All package versions must be identical!\n/);
   });
 });
@@ -152,10 +173,20 @@ describe('setVersions', () => {
 
   it('changes nothing when one package cannot be set', async () => {
     const dir = await copy();
-    await edit(dir, FILES[2]!, 'version = "1.0.17"', 'dynamic = ["version"]');
+    await edit(dir, FILES[2]!, 'version = "1.0.17"', 'version = """1.0.17"""');
     const beforeFiles = await snapshot(dir);
-    await assert.rejects(setVersions({ repoDir: dir, config, version: '1.0.18' }), /otai_otobo_znuny\/pyproject\.toml: \[project\] version is dynamic/);
+    await assert.rejects(setVersions({ repoDir: dir, config, version: '1.0.18' }), /otai_otobo_znuny\/pyproject\.toml: cannot find the \[project\] version/);
     assert.deepEqual(await snapshot(dir), beforeFiles);
+  });
+
+  it('leaves a dynamic version alone and says how it is set', async () => {
+    const dir = await copy();
+    await edit(dir, FILES[2]!, 'version = "1.0.17"', 'dynamic = ["version"]');
+    const dynamicText = await readFile(join(dir, FILES[2]!), 'utf8');
+    const changes = await setVersions({ repoDir: dir, config, version: '1.0.18' });
+    assert.deepEqual(changes[2], { file: FILES[2], name: 'otai-otobo-znuny', dynamic: { fromTag: false, backend: 'hatchling.build' } });
+    assert.equal(await readFile(join(dir, FILES[2]!), 'utf8'), dynamicText);
+    assert.deepEqual((await checkVersions({ repoDir: dir, config, tag: 'v1.0.18' })).errors, []);
   });
 
   it('changes nothing when a configured pyproject.toml is missing', async () => {
@@ -171,7 +202,7 @@ describe('setVersions', () => {
     await edit(dir, FILES[0]!, 'version = "1.0.17"', 'version = "1.0"');
     await edit(dir, FILES[1]!, 'version = "1.0.17"', 'version = "1.0.16"');
     const changes = await setVersions({ repoDir: dir, config, version: '1.1.0' });
-    assert.deepEqual(changes.map((c) => c.from), ['1.0', '1.0.16', '1.0.17']);
+    assert.deepEqual(changes.map((c) => (c.dynamic ? undefined : c.from)), ['1.0', '1.0.16', '1.0.17']);
     assert.deepEqual((await checkVersions({ repoDir: dir, config, tag: 'v1.1.0' })).errors, []);
   });
 });
