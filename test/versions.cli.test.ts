@@ -1,11 +1,12 @@
 // `tagship versions check|set` through the real executable, on copies of the example monorepo.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
+import { tools } from '../src/stack/tools';
 import { exampleCopier, PYPROJECT_FILES } from './support/example-copies';
 
 const BIN = fileURLToPath(new URL('../bin/tagship.js', import.meta.url));
@@ -16,6 +17,46 @@ const { copy, snapshot } = exampleCopier(() => root);
 
 // The working directory is the temp root so that nothing falls back to this repository's files.
 const cli = (args: string[]) => execa('node', [BIN, ...args], { reject: false, cwd: root, stdin: 'ignore' });
+
+const member = (name: string, deps: string[]) =>
+  [
+    '[project]',
+    `name = "${name}"`,
+    'version = "1.0.0"',
+    'requires-python = ">=3.9"',
+    `dependencies = [${deps.map((d) => `"${d}"`).join(', ')}]`,
+    '',
+    '[build-system]',
+    'requires = ["hatchling"]',
+    'build-backend = "hatchling.build"',
+    ...(deps.length > 0 ? ['', '[tool.uv.sources]', ...deps.map((d) => `${d} = { workspace = true }`)] : []),
+    '',
+  ].join('\n');
+
+/** A uv workspace of two members, the second depending on the first, locked by `uv lock`. */
+async function uvWorkspace(): Promise<string> {
+  const dir = await mkdtemp(join(root, 'uv-workspace-'));
+  await writeFile(join(dir, 'pyproject.toml'), '[tool.uv.workspace]\nmembers = ["packages/*"]\n');
+  await writeFile(
+    join(dir, 'tagship.toml'),
+    '[[packages]]\nname = "ws-core"\npath = "packages/core"\n\n[[packages]]\nname = "ws-plugin"\npath = "packages/plugin"\n\n[[variants]]\nname = "all"\npackages = ["ws-core", "ws-plugin"]\n',
+  );
+  for (const [name, deps] of [['core', []], ['plugin', ['ws-core']]] as const) {
+    await mkdir(join(dir, 'packages', name, 'src', `ws_${name}`), { recursive: true });
+    await writeFile(join(dir, 'packages', name, 'src', `ws_${name}`, '__init__.py'), '');
+    await writeFile(join(dir, 'packages', name, 'pyproject.toml'), member(`ws-${name}`, [...deps]));
+  }
+  await uvIn(dir, ['lock']);
+  return dir;
+}
+
+const uvIn = (dir: string, args: string[], reject = true) => execa(tools.uv(), args, { cwd: dir, stdin: 'ignore', reject, all: true, env: { NO_COLOR: '1' } });
+
+/** The version uv.lock records for a package. */
+async function lockedVersion(dir: string, name: string): Promise<string | undefined> {
+  const lock = await readFile(join(dir, 'uv.lock'), 'utf8');
+  return new RegExp(`\\[\\[package\\]\\]\\nname = "${name}"\\nversion = "([^"]+)"`).exec(lock)?.[1];
+}
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'tagship-versions-cli-'));
@@ -108,5 +149,61 @@ describe('tagship versions', () => {
     const missing = await cli(['versions', 'check', '--repo', dir, '--config', join(root, 'nope.toml')]);
     assert.equal(missing.exitCode, 1);
     assert.match(missing.stderr, /nope\.toml: configuration file not found/);
+  });
+
+  it('set re-locks the uv workspace, so `uv lock --check` passes with the new versions', async () => {
+    const dir = await uvWorkspace();
+    assert.equal(await lockedVersion(dir, 'ws-core'), '1.0.0');
+    const res = await cli(['versions', 'set', '1.2.0', '--repo', dir]);
+    assert.equal(res.exitCode, 0, res.stderr);
+    assert.equal(res.stderr, '');
+    assert.equal(
+      res.stdout,
+      ['packages/core/pyproject.toml: 1.0.0 -> 1.2.0', 'packages/plugin/pyproject.toml: 1.0.0 -> 1.2.0', `uv.lock: re-locked (${join(dir, 'uv.lock')})`].join('\n'),
+    );
+    const check = await uvIn(dir, ['lock', '--check'], false);
+    assert.equal(check.exitCode, 0, check.all);
+    assert.equal(await lockedVersion(dir, 'ws-core'), '1.2.0');
+    assert.equal(await lockedVersion(dir, 'ws-plugin'), '1.2.0');
+  });
+
+  it('set --no-lock leaves uv.lock alone and says it may be stale and how to refresh it', async () => {
+    const dir = await uvWorkspace();
+    const lockBefore = await readFile(join(dir, 'uv.lock'), 'utf8');
+    const res = await cli(['versions', 'set', '1.2.0', '--repo', dir, '--no-lock']);
+    assert.equal(res.exitCode, 0, res.stderr);
+    assert.equal(res.stdout.split('\n').at(-1), `uv.lock: not re-locked (--no-lock), may be stale (${join(dir, 'uv.lock')}); refresh it with: uv lock --directory ${dir}`);
+    assert.equal(await readFile(join(dir, 'uv.lock'), 'utf8'), lockBefore);
+    const check = await uvIn(dir, ['lock', '--check'], false);
+    assert.notEqual(check.exitCode, 0, 'the lock is stale without the refresh');
+    // The printed command is the one that repairs it.
+    await uvIn(root, ['lock', '--directory', dir]);
+    assert.equal((await uvIn(dir, ['lock', '--check'], false)).exitCode, 0);
+  });
+
+  it('set exits 1 naming the stale lock, uv\'s error and the command to refresh it when uv lock fails', async () => {
+    const dir = await uvWorkspace();
+    // A workspace source for a package that is no member: uv refuses it without asking any index.
+    const plugin = join(dir, 'packages/plugin/pyproject.toml');
+    await writeFile(plugin, (await readFile(plugin, 'utf8')).replace('dependencies = ["ws-core"]', 'dependencies = ["ws-core", "ws-missing"]') + 'ws-missing = { workspace = true }\n');
+    const res = await cli(['versions', 'set', '1.2.0', '--repo', dir]);
+    assert.equal(res.exitCode, 1);
+    assert.match(res.stdout, /^packages\/core\/pyproject\.toml: 1\.0\.0 -> 1\.2\.0\npackages\/plugin\/pyproject\.toml: 1\.0\.0 -> 1\.2\.0$/);
+    const lines = res.stderr.trimEnd().split('\n');
+    assert.equal(lines[0], `ERROR: ${join(dir, 'uv.lock')} is now stale: \`uv lock\` in ${dir} failed (exit code 1):`);
+    assert.match(res.stderr, /\n {4}.*ws-missing.*is not a workspace member/);
+    assert.equal(lines.at(-1), `The pyproject.toml files keep version 1.2.0; fix what uv reports, then refresh the lock with: uv lock --directory ${dir}`);
+    assert.match(await readFile(join(dir, 'packages/core/pyproject.toml'), 'utf8'), /^version = "1\.2\.0"$/m);
+    assert.equal(await lockedVersion(dir, 'ws-core'), '1.0.0');
+  });
+
+  it('a repository without uv.lock gets no lock message, with or without --no-lock', async () => {
+    for (const extra of [[], ['--no-lock']]) {
+      const dir = await copy();
+      const res = await cli(['versions', 'set', '1.0.18', '--repo', dir, ...extra]);
+      assert.equal(res.exitCode, 0, res.stderr);
+      assert.equal(res.stderr, '');
+      assert.doesNotMatch(res.stdout, /uv\.lock/);
+    }
   });
 });

@@ -2,7 +2,9 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CONFIG_FILE, loadConfig } from '../config';
-import { VersionError, checkVersions, setVersions } from '../versions';
+import { MissingToolError, tools } from '../stack/tools';
+import { StaleLockError, findLockFiles, refreshCommand, relock } from '../uv-lock';
+import { VersionError, checkVersions, describeDynamic, setVersions } from '../versions';
 
 interface RepoOptions {
   readonly repo: string;
@@ -38,12 +40,26 @@ export function registerVersionsCommands(program: Command): void {
     });
   versions
     .command('set')
-    .description("set every package's [project] version (only that line changes)")
+    .description("set every package's [project] version (only that line changes), then re-lock uv.lock")
     .argument('<version>', 'the new version, e.g. 1.0.18')
     .option('--repo <dir>', 'repository root', '.')
     .option('--config <file>', `configuration file (default <repo>/${CONFIG_FILE})`)
-    .action(async (version: string, opts: RepoOptions) => {
+    .option('--no-lock', 'leave uv.lock as it is (it then no longer matches the new versions)')
+    .action(async (version: string, opts: RepoOptions & { lock: boolean }) => {
       const { repoDir, config } = await configFor(opts);
+      const lockFiles = await findLockFiles(repoDir, config);
+      let uv: string | undefined;
+      if (opts.lock && lockFiles.length > 0) {
+        // Found before any pyproject.toml changes, so a missing uv leaves the repository untouched.
+        try {
+          uv = tools.uv();
+        } catch (err) {
+          if (!(err instanceof MissingToolError)) throw err;
+          process.stderr.write(`ERROR: ${err.message}\n${lockFiles.join(', ')} must be re-locked after a version change; nothing was changed (--no-lock sets the versions without it)\n`);
+          process.exitCode = 1;
+          return;
+        }
+      }
       let changes;
       try {
         changes = await setVersions({ repoDir, config, version });
@@ -54,6 +70,28 @@ export function registerVersionsCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      for (const change of changes) process.stdout.write(`${change.file}: ${change.from} -> ${change.to}\n`);
+      for (const change of changes) {
+        process.stdout.write(change.dynamic ? `${change.file}: ${describeDynamic(change.dynamic)}, left alone\n` : `${change.file}: ${change.from} -> ${change.to}\n`);
+      }
+      for (const lockFile of lockFiles) {
+        if (uv === undefined) {
+          process.stdout.write(`uv.lock: not re-locked (--no-lock), may be stale (${lockFile}); refresh it with: ${refreshCommand(lockFile)}\n`);
+          continue;
+        }
+        try {
+          await relock(uv, lockFile);
+          process.stdout.write(`uv.lock: re-locked (${lockFile})\n`);
+        } catch (err) {
+          if (!(err instanceof StaleLockError)) throw err;
+          process.stderr.write(
+            [
+              `ERROR: ${err.lockFile} is now stale: ${err.reason}`,
+              ...(err.output ? [err.output] : []),
+              `The pyproject.toml files keep version ${version}; fix what uv reports, then refresh the lock with: ${err.command}`,
+            ].join('\n') + '\n',
+          );
+          process.exitCode = 1;
+        }
+      }
     });
 }
