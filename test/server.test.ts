@@ -2,9 +2,12 @@
 // handling, redeliveries, CI's OIDC-authenticated start-release, health, and the codec endpoint.
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { parseConfig, type TagshipConfig } from '../src/config';
 import { generateKeySpec, parseKeyRing } from '../src/codec/encryption-codec';
 import { connectClient, type TemporalTarget } from '../src/release-client';
@@ -25,6 +28,41 @@ function sign(body: string, secret = SECRET): string {
 
 function tagPush(tag: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ ref: `refs/tags/${tag}`, created: true, deleted: false, repository: { full_name: REPO }, ...extra });
+}
+
+/**
+ * GitHub-shaped CI tokens that may carry the `environment` claim a job with `environment:` gets,
+ * from their own key and JWKS (tokens from support/oidc-issuer never carry one).
+ */
+async function startEnvironmentIssuer() {
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const kid = randomBytes(6).toString('hex');
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    issuer,
+    jwksUrl: `${issuer}/.well-known/jwks`,
+    sign(repository: string, tag: string, environment?: string): Promise<string> {
+      const ref = `refs/tags/${tag}`;
+      const workflowRef = `${repository}/.github/workflows/release.yml@${ref}`;
+      return new SignJWT({ repository, ref, ref_type: 'tag', workflow_ref: workflowRef, job_workflow_ref: workflowRef, ...(environment !== undefined ? { environment } : {}) })
+        .setProtectedHeader({ alg: 'RS256', kid })
+        .setIssuer(issuer)
+        .setAudience('tagship')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey);
+    },
+    close(): Promise<void> {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
 }
 
 describe('tagship server', { timeout: 5 * 60_000 }, () => {
@@ -212,6 +250,63 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       const tag = await post(`Bearer ${API_TOKEN}`, { tag: '2.1.0' });
       assert.equal(tag.status, 400);
       assert.match(((await tag.json()) as { error: string }).error, /Tag '2\.1\.0' does not match v\*\.\*\.\*/);
+    });
+  });
+
+  describe('CI start-release API with [ci] environment', () => {
+    const PLAIN_REPO = 'Softoft-Orga/plain-repo';
+    let envIssuer: Awaited<ReturnType<typeof startEnvironmentIssuer>>;
+    let envApp: FastifyInstance;
+    let envBase: string;
+    const post = async (token: string, tag: string) => {
+      const res = await fetch(`${envBase}/api/releases`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ tag, dryRun: true }) });
+      return { status: res.status, body: (await res.json()) as { error?: string; workflowId?: string } };
+    };
+
+    before(async () => {
+      envIssuer = await startEnvironmentIssuer();
+      // One repository whose trusted publisher names the environment "pypi", one without [ci] environment.
+      const withEnv = parseConfig('[repository]\nowner = "Softoft-Orga"\nname = "open-ticket-ai"\n\n[ci]\nenvironment = "pypi"\n', 'tagship.toml');
+      const plain = parseConfig('[repository]\nowner = "Softoft-Orga"\nname = "plain-repo"\n', 'plain.toml');
+      envApp = await buildServer({
+        client,
+        target,
+        configs: [withEnv, plain],
+        webhookSecret: SECRET,
+        ciAuth: { issuer: envIssuer.issuer, audience: 'tagship', jwksUrl: envIssuer.jwksUrl, staticTokens: [] },
+        codec,
+        bodyLimit: 64 * 1024,
+      });
+      envBase = await envApp.listen({ host: '127.0.0.1', port: 0 });
+    });
+    after(async () => {
+      await envApp?.close();
+      await envIssuer?.close();
+    });
+
+    it('refuses a token without an environment claim, or from another environment, with 403', async () => {
+      const none = await post(await envIssuer.sign(REPO, 'v3.0.0'), 'v3.0.0');
+      assert.equal(none.status, 403);
+      assert.equal(none.body.error, 'token has no environment claim; the job must declare environment: pypi (ci.environment)');
+      const other = await post(await envIssuer.sign(REPO, 'v3.0.0', 'staging'), 'v3.0.0');
+      assert.equal(other.status, 403);
+      assert.equal(other.body.error, 'token comes from environment "staging", not "pypi" (ci.environment)');
+    });
+
+    it('accepts a token from the configured environment (named in any case, as GitHub does)', async () => {
+      for (const [environment, tag] of [['pypi', 'v3.0.0'], ['PyPI', 'v3.0.1']] as const) {
+        const res = await post(await envIssuer.sign(REPO, tag, environment), tag);
+        assert.equal(res.status, 202, res.body.error);
+        assert.equal(res.body.workflowId, `release/Softoft-Orga/open-ticket-ai/${tag}/dry-run`);
+      }
+    });
+
+    it('checks no environment when [ci] environment is not set', async () => {
+      for (const [environment, tag] of [[undefined, 'v3.1.0'], ['staging', 'v3.1.1']] as const) {
+        const res = await post(await envIssuer.sign(PLAIN_REPO, tag, environment), tag);
+        assert.equal(res.status, 202, res.body.error);
+        assert.equal(res.body.workflowId, `release/${PLAIN_REPO}/${tag}/dry-run`);
+      }
     });
   });
 

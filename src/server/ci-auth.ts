@@ -1,6 +1,7 @@
 // Who may start a release through POST /api/releases: a GitHub Actions job proving itself with its
-// OIDC ID token (issuer, audience, repository, tag ref and workflow file all checked), or a holder
-// of a static bearer token. Tokens are compared in constant time and never echoed.
+// OIDC ID token (issuer, audience, repository, tag ref, workflow file and, when configured, GitHub
+// environment all checked), or a holder of a static bearer token. Tokens are compared in constant
+// time and never echoed.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { TagshipConfig } from '../config';
@@ -15,7 +16,14 @@ export interface CiAuthOptions {
 }
 
 export type CiIdentity =
-  | { readonly kind: 'oidc'; readonly repository: string; readonly ref: string; readonly workflowRef: string }
+  | {
+      readonly kind: 'oidc';
+      readonly repository: string;
+      readonly ref: string;
+      readonly workflowRef: string;
+      /** The job's GitHub environment (`environment:` in the workflow); absent when it declares none. */
+      readonly environment?: string;
+    }
   | { readonly kind: 'token' };
 
 export class CiAuthError extends Error {
@@ -60,7 +68,8 @@ export function createCiAuth(opts: CiAuthOptions) {
     const ref = typeof claims.ref === 'string' ? claims.ref : '';
     const workflowRef = typeof claims.job_workflow_ref === 'string' ? claims.job_workflow_ref : String(claims.workflow_ref ?? '');
     if (!repository || !ref || !workflowRef) throw new CiAuthError('OIDC token lacks repository, ref or workflow_ref claims', 403);
-    return { kind: 'oidc', repository, ref, workflowRef };
+    const environment = typeof claims.environment === 'string' && claims.environment !== '' ? claims.environment : undefined;
+    return { kind: 'oidc', repository, ref, workflowRef, ...(environment !== undefined ? { environment } : {}) };
   };
 }
 
@@ -72,5 +81,15 @@ export function oidcMismatch(identity: CiIdentity, config: TagshipConfig, tag: s
   if (identity.ref !== `refs/tags/${tag}`) return `token was issued for ${identity.ref}, not refs/tags/${tag}`;
   const workflowPrefix = `${identity.repository}/${config.ci.workflow}@`;
   if (!identity.workflowRef.startsWith(workflowPrefix)) return `token comes from workflow ${identity.workflowRef}, not ${config.ci.workflow} (ci.workflow)`;
+  const expectedEnv = config.ci.environment;
+  if (expectedEnv !== undefined) {
+    // A trusted publisher that names an environment refuses tokens from any other job, but only at
+    // the publish step, after every build; refusing here says so before the release starts.
+    if (identity.environment === undefined) return `token has no environment claim; the job must declare environment: ${expectedEnv} (ci.environment)`;
+    // GitHub environment names are case-insensitive, and PyPI compares them that way too.
+    if (identity.environment.toLowerCase() !== expectedEnv.toLowerCase()) {
+      return `token comes from environment "${identity.environment}", not "${expectedEnv}" (ci.environment)`;
+    }
+  }
   return undefined;
 }
