@@ -1,16 +1,24 @@
 // Build one package of the release with uv (sdist + wheel) from the validated commit, check the
 // result, and put the files in the artifact store. Only names, sizes and hashes go back to history.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+// The first build of a commit is recorded and reused by every later run of it (build-record.ts),
+// and a version taken from the git tag is proven in the built metadata, not trusted.
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TagshipConfig } from '../src/config';
 import type { BuiltFile, BuiltPackage } from '../src/release-types';
 import { tools } from '../src/stack/tools';
 import type { WorkerSettings } from '../src/worker-settings';
-import { storeArtifact } from './artifact-store';
+import { readProject, type DynamicVersion } from '../src/pyproject';
+import { sha256File, storeArtifact } from './artifact-store';
 import { lastLines } from './build-failure';
+import { runBuilder } from './builder-process';
+import { findBuildRecord, recordBuild, type BuildKey } from './build-record';
+import { readDistMetadata } from './dist-metadata';
+import { reconcileWithIndex, type BuiltOnDisk } from './earlier-uploads';
 import { commitTime, ensureCheckout } from './git-checkout';
 import { repoRef } from './repo-ref';
 
@@ -20,6 +28,8 @@ export interface BuildPackageInput {
   readonly commit: string;
   readonly version: string;
   readonly package: string;
+  /** Nothing will be uploaded: the index is not consulted about earlier uploads. */
+  readonly dryRun?: boolean;
 }
 
 /** PEP 625 / wheel file-name form of a project name. */
@@ -28,7 +38,7 @@ export function distributionStem(name: string): string {
 }
 
 /** Checks the build produced exactly one sdist and at least one wheel named for this package and version. */
-export function classifyBuildOutput(files: readonly string[], name: string, version: string): { filename: string; kind: BuiltFile['kind'] }[] {
+export function classifyDistributions(files: readonly string[], name: string, version: string): { filename: string; kind: BuiltFile['kind'] }[] {
   const stem = `${distributionStem(name)}-${version}`;
   const sdists = files.filter((f) => f.endsWith('.tar.gz'));
   const wheels = files.filter((f) => f.endsWith('.whl'));
@@ -42,38 +52,129 @@ export function classifyBuildOutput(files: readonly string[], name: string, vers
   return [...sdists.map((filename) => ({ filename, kind: 'sdist' as const })), ...wheels.sort().map((filename) => ({ filename, kind: 'wheel' as const }))];
 }
 
+/** What uv needs from the worker's environment to reach an index: its own settings (never publish credentials), proxies, CA certificates. */
+function uvEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined) continue;
+    const uv = k.startsWith('UV_') && !k.startsWith('UV_PUBLISH_') && !k.includes('PASSWORD') && !k.includes('TOKEN');
+    if (uv || /^(https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|XDG_CACHE_HOME)$/i.test(k)) env[k] = v;
+  }
+  return env;
+}
+
+/**
+ * The environment variables by which VCS-versioning backends take a version instead of asking git,
+ * so the build gets the tag's version even where git history is unusual. setuptools-scm (and
+ * hatch-vcs, which uses it) scopes its variable to one distribution name.
+ */
+export function pretendVersionEnv(name: string, version: string): Record<string, string> {
+  const dist = name.replace(/[-_.]+/g, '_').toUpperCase();
+  return {
+    [`SETUPTOOLS_SCM_PRETEND_VERSION_FOR_${dist}`]: version,
+    UV_DYNAMIC_VERSIONING_BYPASS: version,
+    PDM_BUILD_SCM_VERSION: version,
+    POETRY_DYNAMIC_VERSIONING_BYPASS: version,
+  };
+}
+
+/** Every built file must declare the release's version in its own metadata; the seed's words otherwise. */
+async function checkBuiltVersions(dir: string, files: readonly string[], name: string, version: string, dynamic: DynamicVersion | undefined): Promise<void> {
+  const wrong: string[] = [];
+  for (const f of files) {
+    const meta = await readDistMetadata(join(dir, f)).catch((err: Error) => {
+      throw ApplicationFailure.nonRetryable(`build of ${name} produced an unreadable distribution: ${err.message}`, 'BuildOutputMismatch');
+    });
+    if (meta.version !== version) wrong.push(`${f} (${f.endsWith('.whl') ? 'METADATA' : 'PKG-INFO'}) says ${meta.version}`);
+  }
+  if (wrong.length === 0) return;
+  const found = wrong[0]!.replace(/^.* says /, '');
+  const how = dynamic ? `its version is ${dynamic.fromTag ? 'taken from the git tag' : 'computed'} by ${dynamic.backend}` : 'its pyproject.toml version';
+  throw ApplicationFailure.nonRetryable(
+    `ERROR: Tag version (${version}) doesn't match package version (${found})\n  package ${name} (${how}): ${wrong.join('; ')}`,
+    'VersionMismatch',
+  );
+}
+
+async function readDynamic(checkout: string, path: string): Promise<DynamicVersion | undefined> {
+  const file = join(path, 'pyproject.toml');
+  try {
+    return readProject(await readFile(join(checkout, file), 'utf8'), file).dynamic;
+  } catch (err) {
+    // Validate already read this file at this commit; it cannot have become unreadable.
+    throw ApplicationFailure.nonRetryable((err as Error).message, 'VersionMismatch');
+  }
+}
+
 export async function buildPackage(settings: WorkerSettings, input: BuildPackageInput): Promise<BuiltPackage> {
   const pkg = input.config.packages.find((p) => p.name === input.package);
   if (!pkg) throw ApplicationFailure.nonRetryable(`package ${input.package} is not in the configuration`, 'UnknownPackage');
-  const checkout = await ensureCheckout(settings.workDir, repoRef(input.config), input.tag, input.commit);
+  const repo = repoRef(input.config);
+  const key: BuildKey = { owner: repo.owner, repo: repo.name, commit: input.commit, package: pkg.name, version: input.version };
+  const recorded = await findBuildRecord(settings.artifactDir, key);
+  if (recorded.kind === 'found') {
+    return { package: pkg.name, version: input.version, files: recorded.record.files, reusedFrom: recorded.record.builtAt };
+  }
+  if (recorded.kind === 'broken') Context.current().log.warn(`rebuilding ${pkg.name} ${input.version}: its recorded build is unusable: ${recorded.problem}`);
+
+  const checkout = await ensureCheckout(settings.workDir, repo, input.tag, input.commit);
   const out = await mkdtemp(join(tmpdir(), 'tagship-build-'));
   try {
     const epoch = await commitTime(checkout);
-    const built = await execa(tools.uv(), ['build', '--sdist', '--wheel', '--no-progress', '--out-dir', out, join(checkout, pkg.path)], {
+    const dynamic = await readDynamic(checkout, pkg.path);
+    // The build backend is code from the repository being released: it runs without the worker's
+    // secrets (runBuilder's minimal environment), and is killed when the step is cancelled.
+    const built = await runBuilder(tools.uv(), ['build', '--sdist', '--wheel', '--no-progress', '--out-dir', out, join(checkout, pkg.path)], {
       cwd: checkout,
-      reject: false,
-      stdin: 'ignore',
-      all: true,
-      // The commit time makes archive timestamps, and so the hashes, reproducible.
-      env: { SOURCE_DATE_EPOCH: String(epoch), NO_COLOR: '1' },
+      signal: Context.current().cancellationSignal,
+      env: {
+        ...uvEnvironment(),
+        // The commit time makes archive timestamps, and so the hashes, reproducible where the backend allows.
+        SOURCE_DATE_EPOCH: String(epoch),
+        NO_COLOR: '1',
+        ...(dynamic?.fromTag ? pretendVersionEnv(pkg.name, input.version) : {}),
+      },
     });
     if (built.exitCode !== 0) {
-      const output = lastLines(built.all ?? '', 15);
+      const output = lastLines(built.output, 15);
       // A build that fails on the validated commit fails the same way every time.
       throw ApplicationFailure.nonRetryable(`uv build of ${pkg.name} failed (exit ${built.exitCode}):\n${output}`, 'BuildFailed');
     }
-    const files = classifyBuildOutput(await readdir(out), pkg.name, input.version);
+    const names = (await readdir(out)).filter((f) => f.endsWith('.tar.gz') || f.endsWith('.whl'));
+    await checkBuiltVersions(out, names, pkg.name, input.version, dynamic);
+    const files = classifyDistributions(names, pkg.name, input.version);
     const paths = files.map((f) => join(out, f.filename));
     const check = await execa(tools.twine(), ['check', ...paths], { reject: false, stdin: 'ignore', all: true, env: { NO_COLOR: '1' } });
     if (check.exitCode !== 0) {
       throw ApplicationFailure.nonRetryable(`metadata check of ${pkg.name} failed:\n${lastLines(check.all ?? '', 15)}`, 'MetadataInvalid');
     }
-    const stored: BuiltFile[] = [];
-    for (const f of files) {
-      const { sha256, size } = await storeArtifact(settings.artifactDir, join(out, f.filename));
-      stored.push({ filename: f.filename, kind: f.kind, size, sha256 });
+    let onDisk: readonly BuiltOnDisk[] = await Promise.all(files.map(async (f) => ({ filename: f.filename, path: join(out, f.filename), sha256: await sha256File(join(out, f.filename)) })));
+    let adopted: readonly string[] = [];
+    if (!input.dryRun) {
+      ({ files: onDisk, adopted } = await reconcileWithIndex({
+        simpleUrl: input.config.index.simple_url,
+        project: pkg.name,
+        commit: input.commit,
+        built: onDisk,
+        scratch: out,
+        signal: Context.current().cancellationSignal,
+      }));
     }
-    return { package: pkg.name, version: input.version, files: stored };
+    const stored: BuiltFile[] = [];
+    for (const [i, f] of onDisk.entries()) {
+      const { sha256, size } = await storeArtifact(settings.artifactDir, f.path);
+      stored.push({ filename: f.filename, kind: files[i]!.kind, size, sha256 });
+    }
+    // A dry run's files are recorded too: the real release of the same commit then uploads exactly what was tried.
+    const record = await recordBuild(settings.artifactDir, key, stored, new Date());
+    const reused = record.files !== stored;
+    return {
+      package: pkg.name,
+      version: input.version,
+      files: record.files,
+      ...(reused ? { reusedFrom: record.builtAt } : {}),
+      ...(adopted.length > 0 && !reused ? { adopted } : {}),
+    };
   } finally {
     await rm(out, { recursive: true, force: true });
   }

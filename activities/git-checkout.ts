@@ -82,7 +82,7 @@ export async function resolveTag(workDir: string, repo: RepoRef, tag: string): P
 export async function ensureCheckout(workDir: string, repo: RepoRef, tag: string, commit: string): Promise<string> {
   if (!COMMIT_RE.test(commit)) throw ApplicationFailure.nonRetryable(`not a commit id: ${commit}`, 'InvalidCommit');
   const target = join(workDir, 'src', repo.owner, repo.name, commit);
-  if (await exists(join(target, '.git'))) return target;
+  if (await exists(join(target, '.git'))) return withTag(target, tag, commit);
 
   const mirror = await ensureMirror(workDir, repo);
   const have = await git(['--git-dir', mirror, 'cat-file', '-t', commit]).catch(() => '');
@@ -99,6 +99,7 @@ export async function ensureCheckout(workDir: string, repo: RepoRef, tag: string
   try {
     await git(['clone', '--quiet', '--shared', '--no-checkout', '--', mirror, tmp]);
     await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit], tmp);
+    await git(['tag', '--force', '--no-sign', tag, commit], tmp);
     await rename(tmp, target).catch(async (err: NodeJS.ErrnoException) => {
       // Another activity finished the same checkout first; theirs is identical.
       if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
@@ -107,6 +108,21 @@ export async function ensureCheckout(workDir: string, repo: RepoRef, tag: string
     await rm(tmp, { recursive: true, force: true });
   }
   return target;
+}
+
+/**
+ * Build backends that take the version from git (setuptools-scm, hatch-vcs, versioningit) run
+ * `git describe` in the checkout: the release's tag must be there, pointing at the commit. A
+ * checkout made for another tag of the same commit gets this one added.
+ */
+async function withTag(checkout: string, tag: string, commit: string): Promise<string> {
+  const at = await git(['rev-parse', '--quiet', '--verify', `refs/tags/${tag}^{commit}`], checkout).catch(() => '');
+  if (at === commit) return checkout;
+  await git(['tag', '--force', '--no-sign', tag, commit], checkout).catch(async (err: unknown) => {
+    // A concurrent activity added it first: fine when it now points at the commit.
+    if ((await git(['rev-parse', '--quiet', '--verify', `refs/tags/${tag}^{commit}`], checkout).catch(() => '')) !== commit) throw err;
+  });
+  return checkout;
 }
 
 /** The committer time of `commit` (seconds), used as SOURCE_DATE_EPOCH for reproducible builds. */

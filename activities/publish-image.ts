@@ -2,11 +2,8 @@
 // one variant (image-build.ts). The wheels the image must contain are the ones the index lists for
 // the version: their bytes come from the artifact store, or from the index when this worker's
 // store lacks them, and are checked against the index's sha256 either way.
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import TOML from '@iarna/toml';
@@ -21,7 +18,7 @@ import { publishVariantImage } from './image-build';
 import type { ExpectedPackage, PublishedWheel } from './image-contents';
 import type { ProjectMetadata } from './image-plan';
 import { repoRef } from './repo-ref';
-import { listProjectFiles } from './simple-index';
+import { downloadIndexFile, listProjectFiles } from './simple-index';
 
 export interface PublishImageInput {
   readonly config: TagshipConfig;
@@ -66,15 +63,12 @@ async function localWheel(settings: WorkerSettings, file: { filename: string; sh
   if ((await exists(stored)) && (await sha256File(stored)) === file.sha256) return stored;
   const cached = join(settings.workDir, 'wheels', file.sha256, file.filename);
   if ((await exists(cached)) && (await sha256File(cached)) === file.sha256) return cached;
-  if (!file.url) throw ApplicationFailure.retryable(`the index lists ${file.filename} without a download URL`, 'WheelUnavailable');
   await mkdir(join(cached, '..'), { recursive: true });
-  const res = await fetch(file.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(300_000)]) });
-  if (!res.ok || !res.body) throw ApplicationFailure.retryable(`downloading ${file.filename} from the index answered HTTP ${res.status}`, 'WheelUnavailable');
-  const partial = `${cached}.partial`;
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(partial));
-  const actual = await sha256File(partial);
-  if (actual !== file.sha256) throw ApplicationFailure.retryable(`${file.filename} from the index hashes to ${actual}, but the index lists ${file.sha256}`, 'WheelUnavailable');
-  await rename(partial, cached);
+  try {
+    await downloadIndexFile(file, cached, signal);
+  } catch (err) {
+    throw ApplicationFailure.retryable((err as Error).message, 'WheelUnavailable');
+  }
   return cached;
 }
 

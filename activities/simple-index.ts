@@ -1,6 +1,12 @@
 // Reads a project's file list from a PyPI Simple API (PEP 503 HTML or PEP 691 JSON): what pip and
 // uv read, so "listed here" is exactly "installable by the image build".
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
+import { pipeline } from 'node:stream/promises';
 import { normalizeProjectName } from '../src/version';
+import { sha256File } from './artifact-store';
 
 export interface IndexFile {
   readonly filename: string;
@@ -93,4 +99,28 @@ export async function listProjectFiles(simpleUrl: string, project: string, signa
   const type = res.headers.get('content-type') ?? '';
   if (type.includes('json')) return parseSimpleJson((await res.json()) as Pep691, url);
   return parseSimpleHtml(await res.text(), url);
+}
+
+/**
+ * Downloads a listed file to `dest`, checked against the sha256 the index lists. Fails with an
+ * IndexHttpError (retryable unless the index refuses for good) or a plain Error on a hash mismatch.
+ */
+export async function downloadIndexFile(file: IndexFile, dest: string, signal: AbortSignal): Promise<void> {
+  if (!file.url) throw new IndexHttpError(`the index lists ${file.filename} without a download URL`, 0);
+  let res: Response;
+  try {
+    res = await fetch(file.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(300_000)]) });
+  } catch (err) {
+    throw new IndexHttpError(`cannot download ${file.filename} from ${file.url}: ${(err as Error).message}`, 0);
+  }
+  if (!res.ok || !res.body) throw new IndexHttpError(`downloading ${file.filename} from the index answered HTTP ${res.status}`, res.status);
+  const partial = `${dest}.partial`;
+  try {
+    await pipeline(Readable.fromWeb(res.body as ReadableStream), createWriteStream(partial));
+    const actual = await sha256File(partial);
+    if (file.sha256 !== undefined && actual !== file.sha256) throw new Error(`${file.filename} from the index hashes to ${actual}, but the index lists ${file.sha256}`);
+    await rename(partial, dest);
+  } finally {
+    await rm(partial, { force: true });
+  }
 }

@@ -34,9 +34,14 @@ export function registerVersionsCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const version = result.packages[0]?.version ?? '';
-      process.stdout.write(`OK: ${result.packages.length} packages at version ${version}${opts.tag ? `, matching tag ${opts.tag}` : ''}\n`);
-      for (const p of result.packages) process.stdout.write(`  ${p.name}: ${p.version} (${p.file})\n`);
+      const statics = result.packages.filter((p) => p.version !== undefined).length;
+      const fromTag = result.packages.length - statics;
+      const head =
+        statics > 0
+          ? `OK: ${statics} packages at version ${result.version ?? ''}${opts.tag ? `, matching tag ${opts.tag}` : ''}`
+          : `OK: ${result.packages.length} packages${opts.tag ? ` at version ${result.version ?? ''} from tag ${opts.tag}` : ''}`;
+      process.stdout.write(`${head}${statics > 0 && fromTag > 0 ? `; ${fromTag} with a dynamic version` : ''}\n`);
+      for (const p of result.packages) process.stdout.write(`  ${p.name}: ${p.dynamic ? describeDynamic(p.dynamic) : p.version} (${p.file})\n`);
     });
   versions
     .command('set')
