@@ -3,10 +3,12 @@
 import { DEFAULT_IMAGE_BUILDS, type WorkerSettings } from '../src/worker-settings';
 import { BuildSlots } from './build-slots';
 import { buildPackage, type BuildPackageInput } from './build-package';
+import { publishGitHubRelease, type GitHubReleaseInput } from './github-release';
 import { whileHeartbeating } from './heartbeat';
 import { publishImage, type PublishImageInput } from './publish-image';
 import { publishPackage, type PublishPackageInput } from './publish-package';
 import { retagLatest, runningReleaseVersions, type RetagLatestInput } from './retag-latest';
+import { tagRelease, type TagReleaseInput } from './tag-release';
 import { validateRelease, type ValidateInput } from './validate-release';
 import { waitUntilVisible, type WaitVisibleInput } from './wait-visible';
 
@@ -18,7 +20,9 @@ export function createActivities(settings: WorkerSettings) {
     publishPackage: (input: PublishPackageInput) => whileHeartbeating(input.package, () => publishPackage(settings, input)),
     waitUntilVisible: (input: WaitVisibleInput) => waitUntilVisible(input),
     publishImage: (input: PublishImageInput) => whileHeartbeating(input.variant, () => publishImage(settings, imageSlots, input)),
+    publishGitHubRelease: (input: GitHubReleaseInput) => publishGitHubRelease(settings, input),
     retagLatest: (input: RetagLatestInput) => retagLatest(settings, input),
+    tagRelease: (input: TagReleaseInput) => tagRelease(settings, input),
     runningReleaseVersions,
   };
 }

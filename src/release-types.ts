@@ -28,6 +28,10 @@ export interface BuiltPackage {
   readonly package: string;
   readonly version: string;
   readonly files: readonly BuiltFile[];
+  /** Set when these files were built by an earlier run of the same commit (ISO time of that build) and reused. */
+  readonly reusedFrom?: string;
+  /** Files whose bytes were taken from the index: an earlier run uploaded them, and they differ from this build only in archive metadata. */
+  readonly adopted?: readonly string[];
 }
 
 export interface PublishedPackage {
@@ -90,6 +94,8 @@ export interface ReleaseSummary {
   readonly dryRun: boolean;
   readonly packages: readonly (BuiltPackage & { readonly uploaded: readonly string[]; readonly alreadyPresent: readonly string[] })[];
   readonly images: readonly PublishedImage[];
+  /** The GitHub Release created or updated for the tag (absent when off, skipped, or recorded before it existed). */
+  readonly githubRelease?: { readonly id: number; readonly url: string };
 }
 
 export type StepState = 'pending' | 'running' | 'retrying' | 'waiting-for-operator' | 'succeeded' | 'skipped' | 'failed';

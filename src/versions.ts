@@ -56,7 +56,14 @@ function pyprojectPath(path: string): string {
   return posix.join(path, 'pyproject.toml');
 }
 
-async function readPackages(repoDir: string, config: TagshipConfig): Promise<{ packages: ReadPackage[]; problems: Problem[] }> {
+/** Reads a file by its path relative to the repository root; a missing file rejects with code ENOENT. */
+export type RepoReader = (file: string) => Promise<string>;
+
+function directoryReader(repoDir: string): RepoReader {
+  return (file) => readFile(join(repoDir, file), 'utf8');
+}
+
+async function readPackages(read: RepoReader, config: TagshipConfig): Promise<{ packages: ReadPackage[]; problems: Problem[] }> {
   const packages: ReadPackage[] = [];
   const problems: Problem[] = [];
   const fail = (message: string, repairable = false) => problems.push({ message: `ERROR: ${message}`, repairable });
@@ -64,7 +71,7 @@ async function readPackages(repoDir: string, config: TagshipConfig): Promise<{ p
     const file = pyprojectPath(pkg.path);
     let text: string;
     try {
-      text = await readFile(join(repoDir, file), 'utf8');
+      text = await read(file);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') fail(`${file} not found (package ${pkg.name}, path "${pkg.path}" in tagship.toml)`);
@@ -96,7 +103,12 @@ async function readPackages(repoDir: string, config: TagshipConfig): Promise<{ p
 }
 
 export async function checkVersions(opts: { repoDir: string; config: TagshipConfig; tag?: string }): Promise<VersionCheck> {
-  const { packages, problems } = await readPackages(opts.repoDir, opts.config);
+  return checkVersionsWith(directoryReader(opts.repoDir), opts);
+}
+
+/** checkVersions over any view of the repository, e.g. a commit read from a git mirror. */
+export async function checkVersionsWith(read: RepoReader, opts: { config: TagshipConfig; tag?: string }): Promise<VersionCheck> {
+  const { packages, problems } = await readPackages(read, opts.config);
   const errors = problems.map((p) => p.message);
   const statics = packages.filter((p) => p.version !== undefined);
   const distinct = [...new Set(statics.map((p) => p.version))];
@@ -127,7 +139,7 @@ export async function setVersions(opts: { repoDir: string; config: TagshipConfig
   if (!isValidVersion(opts.version)) {
     throw new VersionError([`invalid version "${opts.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`]);
   }
-  const { packages, problems } = await readPackages(opts.repoDir, opts.config);
+  const { packages, problems } = await readPackages(directoryReader(opts.repoDir), opts.config);
   const blocking = problems.filter((p) => !p.repairable);
   if (blocking.length > 0) throw new VersionError(blocking.map((p) => p.message));
   const updates = packages.filter((p) => p.version !== undefined).map((p) => ({ p, text: setProjectVersion(p.text, p.file, opts.version) }));

@@ -39,7 +39,14 @@ function fakeActivities(log: string[], overrides: Partial<Activities> = {}): Act
       log.push(`image:${i.variant}`);
       return { variant: i.variant, tags: [`r:${i.version}-${i.variant}`], digest: `sha256:${'b'.repeat(64)}`, platforms: ['linux/amd64', 'linux/arm64'], latest: { moved: true, reason: 'newest' } };
     },
+    async publishGitHubRelease(i) {
+      log.push(`github-release:${i.tag}:${i.files.length} files:${i.images.length} images`);
+      return { id: 7, url: `https://github.com/o/r/releases/tag/${i.tag}`, created: true, assetsUploaded: ['SHA256SUMS', 'images.txt'], assetsUnchanged: [] };
+    },
     async retagLatest() {
+      throw new Error('not part of a release');
+    },
+    async tagRelease() {
       throw new Error('not part of a release');
     },
     async runningReleaseVersions() {
@@ -84,6 +91,65 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
     }
     assert.equal(summary.images.length, 4);
     assert.equal(summary.packages.length, 3);
+  });
+
+  it('creates the GitHub Release last, with every distribution and image, and names it in the summary', async () => {
+    const log: string[] = [];
+    const summary = await run(fakeActivities(log), { tag: 'v1.0.18' });
+    assert.equal(log.at(-1), 'github-release:v1.0.18:3 files:4 images');
+    assert.deepEqual(summary.githubRelease, { id: 7, url: 'https://github.com/o/r/releases/tag/v1.0.18' });
+  });
+
+  it('a release whose config was recorded before [github_release] existed gets no GitHub Release step', async () => {
+    const log: string[] = [];
+    const { github_release: _omitted, ...old } = config;
+    const taskQueue = `wf-${++n}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: fakeActivities(log) });
+    const summary = (await worker.runUntil(
+      env.client.workflow.execute('release', { taskQueue, workflowId: `release-test-${n}`, args: [{ config: old, tag: 'v1.0.18' }] }),
+    )) as ReleaseSummary;
+    assert.ok(!log.some((l) => l.startsWith('github-release')));
+    assert.equal(summary.githubRelease, undefined);
+  });
+
+  it('built metadata that contradicts the tag stops the release at once, with nothing uploaded', async () => {
+    const log: string[] = [];
+    const started = Date.now();
+    await assert.rejects(
+      run(
+        fakeActivities(log, {
+          async buildPackage(i) {
+            log.push(`build:${i.package}`);
+            if (i.package === 'otai-hf-local') {
+              throw ApplicationFailure.nonRetryable("ERROR: Tag version (1.0.18) doesn't match package version (1.0.17)\n  package otai-hf-local", 'VersionMismatch');
+            }
+            return { package: i.package, version: i.version, files: [] };
+          },
+        }),
+        { tag: 'v1.0.18' },
+      ),
+      (err: unknown) => err instanceof WorkflowFailedError && /Tag version \(1\.0\.18\) doesn't match package version \(1\.0\.17\)/.test(String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message)),
+    );
+    assert.ok(!log.some((l) => l.startsWith('publish:')));
+    assert.ok(Date.now() - started < 60_000);
+  });
+
+  it('says in the build step when files built by an earlier run of the commit were reused', async () => {
+    const log: string[] = [];
+    const base = fakeActivities(log);
+    const taskQueue = `wf-${++n}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: fakeActivities(log, { buildPackage: async (i) => ({ ...(await base.buildPackage(i)), reusedFrom: '2026-11-26T10:00:00.000Z' }) }),
+    });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('release', { taskQueue, workflowId: `release-test-${n}`, args: [{ config, tag: 'v1.0.18', dryRun: true }] });
+      await handle.result();
+      const status = await handle.query(statusQuery);
+      assert.match(status.steps.find((s) => s.step === 'build:open-ticket-ai')?.note ?? '', /reused the files an earlier run of this commit built at 2026-11-26T10:00:00\.000Z/);
+    });
   });
 
   it('starts a variant as soon as its own packages are visible, not when all are', async () => {

@@ -17,10 +17,10 @@ import type { TagshipConfig } from '../src/config';
 import type { BuiltPackage, PublishedImage, PublishedPackage, ReleaseInput, ReleaseSummary } from '../src/release-types';
 import { abortSignal, abortUpdate, retrySignal, retryUpdate, skipSignal, skipUpdate, statusQuery } from './operator';
 import { oidcTokenSignal, startReleaseSignal } from './signals';
-import { StepBoard, stepNames } from './step-board';
+import { GITHUB_RELEASE_STEP, StepBoard, stepNames } from './step-board';
 
 type Activities = ReturnType<typeof activities.createActivities>;
-type StepKind = 'validate' | 'build' | 'publish' | 'visible' | 'image';
+type StepKind = 'validate' | 'build' | 'publish' | 'visible' | 'image' | 'github';
 
 const retry = (maximumAttempts: number): ActivityOptions['retry'] => ({
   initialInterval: '2s',
@@ -31,6 +31,7 @@ const retry = (maximumAttempts: number): ActivityOptions['retry'] => ({
 
 // Releases started before a setting existed carry configs without it; they keep today's defaults.
 const DEFAULT_RETRIES: TagshipConfig['retries'] = { validate: 5, build: 3, publish: 8, visible: 5, image: 5 };
+const GITHUB_RELEASE_OPTIONS: ActivityOptions = { startToCloseTimeout: '5m', retry: retry(5) };
 const DEFAULT_TOKEN_WAIT = '30m';
 
 function stepOptions(config: TagshipConfig): Record<StepKind, ActivityOptions> {
@@ -42,6 +43,7 @@ function stepOptions(config: TagshipConfig): Record<StepKind, ActivityOptions> {
     publish: { startToCloseTimeout: t.publish, heartbeatTimeout: '1m', retry: retry(r.publish) },
     visible: { startToCloseTimeout: t.visible, heartbeatTimeout: '1m', retry: retry(r.visible) },
     image: { startToCloseTimeout: t.image, heartbeatTimeout: '2m', retry: retry(r.image) },
+    github: GITHUB_RELEASE_OPTIONS,
   };
 }
 
@@ -57,10 +59,15 @@ function steps(config: TagshipConfig) {
     publish: (a: Parameters<Activities['publishPackage']>[0]) => named('publish', a.package, `upload ${a.package} ${v(a)}`).publishPackage(a),
     visible: (a: Parameters<Activities['waitUntilVisible']>[0]) => named('visible', a.package, `wait for ${a.package} on the Simple API`).waitUntilVisible(a),
     image: (a: Parameters<Activities['publishImage']>[0]) => named('image', a.variant, `image ${a.version}-${a.variant}`).publishImage(a),
+    githubRelease: (a: Parameters<Activities['publishGitHubRelease']>[0]) =>
+      proxyActivities<Activities>({ ...options.github, activityId: GITHUB_RELEASE_STEP, summary: `GitHub Release ${a.tag}` }).publishGitHubRelease(a),
   };
 }
 
 const TOKEN_FAILURES = new Set(['OidcTokenUnavailable', 'OidcTokenExpired']);
+// Failures no operator decision can fix: built metadata that contradicts the tag stops the release,
+// as validate's version check does.
+const RELEASE_STOPPERS = new Set(['VersionMismatch']);
 
 function failureType(err: unknown): string | undefined {
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type ?? undefined : undefined;
@@ -143,7 +150,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
       } catch (err) {
         if (isCancellation(err) || aborted()) throw err;
         const message = failureMessage(err);
-        if (name === 'validate') {
+        if (name === 'validate' || RELEASE_STOPPERS.has(failureType(err) ?? '')) {
           board.set(name, 'failed', message);
           throw err;
         }
@@ -187,8 +194,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
     // leave half a release on an index where files can never be replaced.
     const built = await Promise.all(
       config.packages.map(async (p) => {
-        const b = await run(`build:${p.name}`, () => step.build({ config, tag, commit, version, package: p.name }));
-        return b === SKIPPED ? { package: p.name, version, files: [] } : b;
+        const b = await run(`build:${p.name}`, () => step.build({ config, tag, commit, version, package: p.name, ...(dryRun ? { dryRun } : {}) }));
+        if (b === SKIPPED) return { package: p.name, version, files: [] };
+        const note = builtNote(b);
+        if (note) board.set(`build:${p.name}`, 'succeeded', note);
+        return b;
       }),
     );
     if (dryRun) {
@@ -221,8 +231,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
     });
     // Awaited together so a failure in either is reported, never left as an unhandled rejection.
     const [published, pushed] = await Promise.all([Promise.all(visible.values()), Promise.all(images)]);
-    board.set('finish', 'succeeded');
-    return summary(
+    const result = summary(
       input,
       version,
       commit,
@@ -230,6 +239,26 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
       published.filter((p): p is PublishedPackage => p !== undefined),
       pushed.filter((i): i is PublishedImage => i !== undefined),
     );
+    // Only configs recorded with the key get the step, so releases started before it replay unchanged.
+    if (config.github_release?.enabled === true) {
+      const gh = await run(GITHUB_RELEASE_STEP, () =>
+        step.githubRelease({
+          config,
+          tag,
+          version,
+          commit,
+          files: result.packages.flatMap((p) => p.files.map((f) => ({ filename: f.filename, sha256: f.sha256 }))),
+          images: result.images.map((i) => ({ variant: i.variant, tags: i.tags, digest: i.digest, platforms: (i.verified ?? []).map((v) => ({ platform: v.platform, digest: v.digest })) })),
+        }),
+      );
+      if (gh !== SKIPPED) {
+        board.set(GITHUB_RELEASE_STEP, 'succeeded', gh.url);
+        board.set('finish', 'succeeded');
+        return { ...result, githubRelease: { id: gh.id, url: gh.url } };
+      }
+    }
+    board.set('finish', 'succeeded');
+    return result;
   }
 
   try {
@@ -246,6 +275,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
     if (aborted()) throw ApplicationFailure.nonRetryable(`release ${tag} aborted by an operator: ${abortReason}`, 'Aborted');
     throw err;
   }
+}
+
+function builtNote(b: BuiltPackage): string | undefined {
+  if (b.reusedFrom) return `reused the files an earlier run of this commit built at ${b.reusedFrom}`;
+  if (b.adopted?.length) return `the index already held ${b.adopted.join(', ')} from an earlier run of this commit (same contents); those bytes are this release's`;
+  return undefined;
 }
 
 function verifiedNote(image: PublishedImage): string {

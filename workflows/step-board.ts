@@ -9,12 +9,15 @@ import { STEP_ICON as ICON } from '../src/step-icons';
 
 export type Decision = 'retry' | 'skip';
 
+export const GITHUB_RELEASE_STEP = 'github-release';
 
 export function stepNames(config: TagshipConfig, dryRun: boolean): string[] {
   const names = ['validate', ...config.packages.map((p) => `build:${p.name}`)];
   if (!dryRun) {
     for (const p of config.packages) names.push(`publish:${p.name}`, `visible:${p.name}`);
     names.push(...config.variants.map((v) => `image:${v.name}`));
+    // Releases recorded before the GitHub Release existed carry configs without the key: no step.
+    if (config.github_release?.enabled === true) names.push(GITHUB_RELEASE_STEP);
   }
   names.push('finish');
   return names;

@@ -1,0 +1,116 @@
+// The seed's manual trigger ("uses the version from pyproject.toml files"): release a branch or
+// commit that has no tag yet. The version is read at that commit, the packages must agree on it,
+// and tag v<version> is created there and pushed, so the release that follows is an ordinary tag
+// release (the same workflow id a tag push would give; the webhook of the new tag joins it).
+import { ApplicationFailure } from '@temporalio/common';
+import type { TagshipConfig } from '../src/config';
+import { isValidVersion } from '../src/version';
+import { checkVersionsWith } from '../src/versions';
+import type { WorkerSettings } from '../src/worker-settings';
+import { ensureMirror, git, type RepoRef } from './git-checkout';
+import { repoRef } from './repo-ref';
+
+export interface TagReleaseInput {
+  readonly config: TagshipConfig;
+  /** A branch ("main", "refs/heads/release/1.2") or a full commit id. */
+  readonly ref: string;
+  /** Required only when every package takes its version from the tag; otherwise it must agree with theirs. */
+  readonly version?: string;
+}
+
+export interface TaggedRelease {
+  readonly tag: string;
+  readonly version: string;
+  readonly commit: string;
+  /** False when the tag already pointed at this commit (a repeated request). */
+  readonly created: boolean;
+}
+
+const COMMIT_RE = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+// Branch names as git allows them, minus what could be read as an option or a revision expression.
+const REF_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/-]{1,255}(?<![./])$/;
+
+/** Why `ref` is not a branch name or a full commit id, or undefined when it is one. */
+export function invalidRef(ref: string): string | undefined {
+  if (COMMIT_RE.test(ref)) return undefined;
+  if (!REF_RE.test(ref) || ref.endsWith('.lock')) return `"${ref}" is not a branch name or a full commit id`;
+  if (/^refs\/(?!heads\/)/.test(ref)) return `"${ref}" is not a branch (refs/heads/…); a tag is released with its own name`;
+  return undefined;
+}
+
+function fail(message: string, type: string): never {
+  throw ApplicationFailure.nonRetryable(message, type);
+}
+
+/** Fetches every branch into the mirror and returns the commit `ref` names there. */
+async function resolveRef(mirror: string, repo: RepoRef, ref: string): Promise<string> {
+  try {
+    await git(['--git-dir', mirror, 'fetch', '--quiet', '--force', '--no-tags', '--', repo.url, '+refs/heads/*:refs/tagship/heads/*']);
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    if (/does not appear to be a git repository|repository .* not found/i.test(stderr)) fail(`${repo.url} is not a git repository: ${stderr.trim().split('\n')[0]}`, 'RepositoryNotFound');
+    throw new Error(`git fetch of the branches of ${repo.url} failed: ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+  }
+  if (COMMIT_RE.test(ref)) {
+    const type = await git(['--git-dir', mirror, 'cat-file', '-t', ref]).catch(() => '');
+    if (type !== 'commit') fail(`commit ${ref} is not on any branch of ${repo.url}`, 'RefNotFound');
+    return ref;
+  }
+  const branch = ref.replace(/^refs\/heads\//, '');
+  const commit = await git(['--git-dir', mirror, 'rev-parse', '--quiet', '--verify', `refs/tagship/heads/${branch}^{commit}`]).catch(() => '');
+  if (!commit) fail(`branch ${branch} does not exist in ${repo.url}`, 'RefNotFound');
+  return commit;
+}
+
+/** The commit tag `tag` points at in the repository (peeled), or undefined when there is no such tag. */
+async function remoteTagCommit(repo: RepoRef, tag: string): Promise<string | undefined> {
+  const out = await git(['ls-remote', '--tags', '--', repo.url, `refs/tags/${tag}`, `refs/tags/${tag}^{}`]);
+  const lines = out.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
+  return (lines.find(([, name]) => name.endsWith('^{}')) ?? lines[0])?.[0];
+}
+
+async function versionAt(mirror: string, config: TagshipConfig, commit: string, ref: string, requested: string | undefined): Promise<string> {
+  const read = async (file: string) => {
+    try {
+      return await git(['--git-dir', mirror, 'show', `${commit}:${file}`]);
+    } catch {
+      throw Object.assign(new Error(`${file} not found`), { code: 'ENOENT' });
+    }
+  };
+  const check = await checkVersionsWith(read, { config, ...(requested ? { tag: `v${requested}` } : {}) });
+  if (!check.ok) fail(`${ref} (${commit.slice(0, 12)}) cannot be released:\n${check.errors.join('\n')}`, 'VersionMismatch');
+  if (check.version === undefined) {
+    fail(`every package at ${ref} takes its version from the git tag, so there is no version to tag: give the version to release (--version X.Y.Z, or "version" in the request)`, 'VersionMissing');
+  }
+  return check.version;
+}
+
+export async function tagRelease(settings: WorkerSettings, input: TagReleaseInput): Promise<TaggedRelease> {
+  const refProblem = invalidRef(input.ref);
+  if (refProblem) fail(refProblem, 'InvalidRef');
+  if (input.version !== undefined && !isValidVersion(input.version)) fail(`invalid version "${input.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`, 'InvalidVersion');
+  const repo = repoRef(input.config);
+  const mirror = await ensureMirror(settings.workDir, repo);
+  const commit = await resolveRef(mirror, repo, input.ref);
+  const version = await versionAt(mirror, input.config, commit, input.ref, input.version);
+  const tag = `v${version}`;
+
+  const refuseExisting = (at: string) =>
+    fail(`tag ${tag} already exists at ${at.slice(0, 12)}, not at ${commit.slice(0, 12)} (${input.ref}): ${version} was released from another commit; set a new version at ${input.ref}`, 'TagExists');
+  const existing = await remoteTagCommit(repo, tag);
+  if (existing === commit) return { tag, version, commit, created: false };
+  if (existing !== undefined) refuseExisting(existing);
+  try {
+    // A lightweight tag: no identity or signing key is needed on the worker, and every VCS
+    // versioning backend reads it like an annotated one.
+    await git(['--git-dir', mirror, 'push', '--quiet', '--', repo.url, `${commit}:refs/tags/${tag}`]);
+  } catch (err) {
+    // Someone pushed the same tag meanwhile: fine if it is the same commit.
+    const now = await remoteTagCommit(repo, tag);
+    if (now === commit) return { tag, version, commit, created: false };
+    if (now !== undefined) refuseExisting(now);
+    throw new Error(`pushing tag ${tag} to ${repo.url} failed: ${((err as { stderr?: string }).stderr ?? String(err)).trim().split('\n').slice(-3).join(' ')}`);
+  }
+  await git(['--git-dir', mirror, 'update-ref', `refs/tags/${tag}`, commit]);
+  return { tag, version, commit, created: true };
+}
