@@ -1,6 +1,6 @@
 // Starting and following releases from outside the worker: the CLI, the demo and the tests.
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 // @temporalio/proto is CommonJS without statically detectable named exports: import the whole module.
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
@@ -13,6 +13,7 @@ import { keyRingFromEnv, type KeyRing } from './codec/encryption-codec';
 import { badTagMessage, versionFromTag } from './version';
 import { TAGSHIP_REPO, TAGSHIP_STATUS, TAGSHIP_VERSION } from './search-attributes';
 import { startReleaseSignal, type StartReleaseSignal } from '../workflows/signals';
+import { invalidRef, type TaggedRelease, type TagReleaseInput } from '../activities/tag-release';
 
 export interface TemporalTarget {
   readonly address: string;
@@ -148,6 +149,48 @@ export async function signalStartRelease(
 
 export class ReleaseAlreadyDoneError extends Error {
   override name = 'ReleaseAlreadyDoneError';
+}
+
+/** Why a branch or commit could not be tagged for release; `type` is the activity's failure type (TagExists, VersionMismatch, …). */
+export class TagRefError extends Error {
+  override name = 'TagRefError';
+  constructor(
+    message: string,
+    readonly type: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The seed's manual release: a worker reads the version at `ref` (a branch or commit), creates tag
+ * v<version> there and pushes it. Repeating it for the same commit is harmless; a tag of that
+ * version at another commit is refused. The caller then starts the tag's release as usual.
+ */
+export async function tagFromRef(
+  client: Client,
+  target: Pick<TemporalTarget, 'taskQueue'>,
+  config: TagshipConfig,
+  ref: string,
+  opts: { version?: string } = {},
+): Promise<TaggedRelease> {
+  const problem = invalidRef(ref);
+  if (problem) throw new TagRefError(problem, 'InvalidRef');
+  const input: TagReleaseInput = { config, ref, ...(opts.version !== undefined ? { version: opts.version } : {}) };
+  try {
+    return await client.workflow.execute('tagRef', {
+      taskQueue: target.taskQueue,
+      workflowId: `tag/${config.repository.owner}/${config.repository.name}/${ref}`,
+      args: [input],
+      // Two requests for the same ref at once share one run; a finished one may run again.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const cause = err.cause instanceof ActivityFailure ? err.cause.cause : err.cause;
+    throw new TagRefError(cause?.message ?? err.message, cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined);
+  }
 }
 
 export type StepEvent =

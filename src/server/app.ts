@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { TagshipConfig } from '../config';
 import type { KeyRing } from '../codec/encryption-codec';
-import { InvalidTagError, ReleaseAlreadyDoneError, signalStartRelease, startRelease, workflowUiLink, type TemporalTarget } from '../release-client';
+import { InvalidTagError, ReleaseAlreadyDoneError, signalStartRelease, startRelease, TagRefError, tagFromRef, workflowUiLink, type TemporalTarget } from '../release-client';
 import { CiAuthError, createCiAuth, hashToken, oidcMismatch, type CiAuthOptions } from './ci-auth';
 import { registerCodecRoutes } from './codec-routes';
 import { createHttpApp, parseJsonBody } from './http-app';
@@ -29,12 +29,24 @@ export interface ServerOptions {
 
 const releaseRequest = z
   .object({
-    tag: z.string().min(1).max(128),
+    tag: z.string().min(1).max(128).optional(),
+    // A branch or commit to release without a tag: tagship tags it v<version> and pushes the tag.
+    ref: z.string().min(1).max(255).optional(),
+    // With ref, when every package takes its version from the tag.
+    version: z.string().min(1).max(64).optional(),
     repository: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/).optional(),
     dryRun: z.boolean().optional(),
     pypiOidcToken: z.string().min(1).max(16_384).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.tag === undefined) === (r.ref === undefined)) ctx.addIssue({ code: 'custom', message: 'give either "tag" or "ref"' });
+    if (r.ref !== undefined && r.dryRun) ctx.addIssue({ code: 'custom', path: ['dryRun'], message: 'a dry run needs an existing tag; "ref" creates and pushes one' });
+    if (r.version !== undefined && r.ref === undefined) ctx.addIssue({ code: 'custom', path: ['version'], message: 'goes with "ref"; a tag names its own version' });
+  });
+
+// What a refused tagging means for the caller: its request conflicts with the repository, or is malformed.
+const TAG_REF_STATUS: Readonly<Record<string, number>> = { TagExists: 409, VersionMismatch: 422, VersionMissing: 422, InvalidRef: 400, InvalidVersion: 400, RefNotFound: 404 };
 
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
@@ -111,14 +123,34 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!repoName) return reply.code(400).send({ error: 'repository is required: this server releases several repositories' });
     const config = repos.get(repoKey(repoName));
     if (!config) return reply.code(404).send({ error: `repository ${repoName} is not configured on this server` });
-    const mismatch = oidcMismatch(identity, config, request.tag);
+    const mismatch = oidcMismatch(identity, config, request.ref !== undefined ? { ref: request.ref } : { tag: request.tag! });
     if (mismatch) return reply.code(403).send({ error: mismatch });
     if (request.pypiOidcToken && !opts.codec) {
       return reply.code(503).send({ error: 'this server has no payload encryption keys (TAGSHIP_CODEC_KEYS); it will not put a token into history' });
     }
+    let tag = request.tag;
+    let tagged: { tag: string; commit: string; created: boolean } | undefined;
+    if (request.ref !== undefined) {
+      try {
+        tagged = await tagFromRef(opts.client, opts.target, config, request.ref, request.version !== undefined ? { version: request.version } : {});
+      } catch (err) {
+        if (err instanceof TagRefError) return reply.code(TAG_REF_STATUS[err.type ?? ''] ?? 422).send({ error: err.message });
+        throw err;
+      }
+      tag = tagged.tag;
+    }
     try {
-      const started = await signalStartRelease(opts.client, opts.target, config, request);
-      return reply.code(202).send({ workflowId: started.workflowId, runId: started.runId, url: workflowUiLink(opts.target, started.workflowId) });
+      const started = await signalStartRelease(opts.client, opts.target, config, {
+        tag: tag!,
+        ...(request.dryRun !== undefined ? { dryRun: request.dryRun } : {}),
+        ...(request.pypiOidcToken !== undefined ? { pypiOidcToken: request.pypiOidcToken } : {}),
+      });
+      return reply.code(202).send({
+        workflowId: started.workflowId,
+        runId: started.runId,
+        url: workflowUiLink(opts.target, started.workflowId),
+        ...(tagged ? { tag: tagged.tag, commit: tagged.commit, tagCreated: tagged.created } : {}),
+      });
     } catch (err) {
       if (err instanceof InvalidTagError) return reply.code(400).send({ error: err.message });
       if (err instanceof ReleaseAlreadyDoneError) return reply.code(409).send({ error: err.message });

@@ -23,6 +23,8 @@ export type CiIdentity =
       readonly workflowRef: string;
       /** The job's GitHub environment (`environment:` in the workflow); absent when it declares none. */
       readonly environment?: string;
+      /** The commit the job runs on. */
+      readonly sha?: string;
     }
   | { readonly kind: 'token' };
 
@@ -69,16 +71,29 @@ export function createCiAuth(opts: CiAuthOptions) {
     const workflowRef = typeof claims.job_workflow_ref === 'string' ? claims.job_workflow_ref : String(claims.workflow_ref ?? '');
     if (!repository || !ref || !workflowRef) throw new CiAuthError('OIDC token lacks repository, ref or workflow_ref claims', 403);
     const environment = typeof claims.environment === 'string' && claims.environment !== '' ? claims.environment : undefined;
-    return { kind: 'oidc', repository, ref, workflowRef, ...(environment !== undefined ? { environment } : {}) };
+    const sha = typeof claims.sha === 'string' && claims.sha !== '' ? claims.sha : undefined;
+    return { kind: 'oidc', repository, ref, workflowRef, ...(environment !== undefined ? { environment } : {}), ...(sha !== undefined ? { sha } : {}) };
   };
 }
 
+/** What a CI request asks to release: a pushed tag, or a branch or commit to tag first. */
+export type ReleaseSubject = { readonly tag: string; readonly ref?: undefined } | { readonly ref: string; readonly tag?: undefined };
+
+/** A job may release only what it runs on: its tag, its branch, or its commit. */
+function refMismatch(identity: { readonly ref: string; readonly sha?: string }, subject: ReleaseSubject): string | undefined {
+  if (subject.tag !== undefined) return identity.ref === `refs/tags/${subject.tag}` ? undefined : `token was issued for ${identity.ref}, not refs/tags/${subject.tag}`;
+  const wanted = /^[0-9a-f]{40}$/.test(subject.ref) ? undefined : subject.ref.startsWith('refs/heads/') ? subject.ref : `refs/heads/${subject.ref}`;
+  if (wanted === undefined) return identity.sha === subject.ref ? undefined : `token was issued for commit ${identity.sha ?? '(no sha claim)'}, not ${subject.ref}`;
+  return identity.ref === wanted ? undefined : `token was issued for ${identity.ref}, not ${wanted}`;
+}
+
 /** Checks an OIDC identity against the release it asks for; returns why not, or undefined. */
-export function oidcMismatch(identity: CiIdentity, config: TagshipConfig, tag: string): string | undefined {
+export function oidcMismatch(identity: CiIdentity, config: TagshipConfig, subject: ReleaseSubject): string | undefined {
   if (identity.kind !== 'oidc') return undefined;
   const expectedRepo = `${config.repository.owner}/${config.repository.name}`;
   if (repoKey(identity.repository) !== repoKey(expectedRepo)) return `token is for repository ${identity.repository}, not ${expectedRepo}`;
-  if (identity.ref !== `refs/tags/${tag}`) return `token was issued for ${identity.ref}, not refs/tags/${tag}`;
+  const refProblem = refMismatch(identity, subject);
+  if (refProblem) return refProblem;
   const workflowPrefix = `${identity.repository}/${config.ci.workflow}@`;
   if (!identity.workflowRef.startsWith(workflowPrefix)) return `token comes from workflow ${identity.workflowRef}, not ${config.ci.workflow} (ci.workflow)`;
   const expectedEnv = config.ci.environment;
