@@ -132,6 +132,8 @@ export function configForStack(config: TagshipConfig, stack: EmbeddedStack, repo
   return {
     ...config,
     repository: { ...config.repository, url: repoUrl },
+    // The embedded stack has no GitHub; a test that wants the GitHub Release points it at a double.
+    github_release: { ...config.github_release, enabled: false },
     index: { ...config.index, upload_url: stack.index.uploadUrl, simple_url: stack.index.simpleUrl, auth: 'token' },
     // The base image's registry is named on its own, so it stays reachable when a config moves
     // images.repository elsewhere (as the operator tests do).

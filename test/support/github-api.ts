@@ -47,6 +47,8 @@ export interface GitHubApi {
   readonly requests: RecordedRequest[];
   /** Which release each repository marks as "Latest", by id. */
   readonly latest: Map<string, number>;
+  /** Answer this many of the next asset uploads with a 502 after reading them (GitHub's upload host does this under load). */
+  failUploads: number;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startGitHubApi(opts: GitHubApiOptions): Promise<GitHubApi>
   const latest = new Map<string, number>();
   let nextId = 1;
   let base = '';
+  const faults = { failUploads: 0 };
 
   const authorized = (req: IncomingMessage) => {
     const m = /^(?:bearer|token)\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -257,6 +260,10 @@ export async function startGitHubApi(opts: GitHubApiOptions): Promise<GitHubApi>
         if (release.assets.some((a) => a.name === name)) {
           throw validationFailed(doc, [{ resource: 'ReleaseAsset', code: 'already_exists', field: 'name' }]);
         }
+        if (faults.failUploads > 0) {
+          faults.failUploads--;
+          throw new HttpError(502, { message: 'Bad Gateway' });
+        }
         const asset: StoredAsset = {
           id: nextId++,
           name,
@@ -321,6 +328,12 @@ export async function startGitHubApi(opts: GitHubApiOptions): Promise<GitHubApi>
     releases,
     requests,
     latest,
+    get failUploads() {
+      return faults.failUploads;
+    },
+    set failUploads(n: number) {
+      faults.failUploads = n;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
