@@ -19,6 +19,14 @@ export async function validateRelease(settings: WorkerSettings, input: ValidateI
   if (version === undefined) {
     throw ApplicationFailure.nonRetryable(badTagMessage(input.tag), 'InvalidTag');
   }
+  // Checked before anything irreversible: otherwise a release would publish everything and then
+  // wait for an operator at its very end.
+  if (input.config.github_release?.enabled && !settings.githubToken) {
+    throw ApplicationFailure.nonRetryable(
+      'the GitHub Release is on ([github_release] enabled, the default for GitHub repositories), but this worker has no TAGSHIP_GITHUB_TOKEN; set it (contents: write), or set [github_release] enabled = false',
+      'GitHubTokenMissing',
+    );
+  }
   const repo = repoRef(input.config);
   const commit = await resolveTag(settings.workDir, repo, input.tag);
   const checkout = await ensureCheckout(settings.workDir, repo, input.tag, commit);

@@ -15,6 +15,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { buildPackage } from '../activities/build-package';
 import { listProjectFiles } from '../activities/simple-index';
+import { validateRelease } from '../activities/validate-release';
 import { parseConfig, type TagshipConfig } from '../src/config';
 import { git } from '../src/demo/example-repo';
 import { connectClient, startRelease, TagRefError, tagFromRef, type TemporalTarget } from '../src/release-client';
@@ -280,6 +281,13 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     });
     await assert.rejects(tagFromRef(client, target, scmConfig, 'no-such-branch'), /branch no-such-branch does not exist/);
     await assert.rejects(tagFromRef(client, target, scmConfig, '--upload-pack=evil'), /is not a branch name or a full commit id/);
+  });
+
+  it('a worker without TAGSHIP_GITHUB_TOKEN refuses a release with the GitHub Release on at validate, before anything is published', async () => {
+    const { githubToken: _none, ...tokenless } = settings;
+    const err = await new MockActivityEnvironment().run(validateRelease, tokenless, { config: scmConfig, tag: 'v1.0.0' }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ApplicationFailure && err.type === 'GitHubTokenMissing', inspect(err));
+    assert.match(err.message, /no TAGSHIP_GITHUB_TOKEN; set it \(contents: write\), or set \[github_release\] enabled = false/);
   });
 
   it("built metadata whose version is not the tag's stops the release with the seed's words and the package", async () => {

@@ -16,6 +16,12 @@ import { buildServer } from '../src/server/app';
 import { SEARCH_ATTRIBUTE_TYPES } from '../src/search-attributes';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/stack/temporal';
 import { startOidcIssuer, type OidcIssuer } from './support/oidc-issuer';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { git } from '../src/demo/example-repo';
+import { createWorker } from '../worker/run';
 
 const SECRET = `whsec-${randomBytes(8).toString('hex')}`;
 const API_TOKEN = `tsk-${randomBytes(12).toString('hex')}`;
@@ -250,6 +256,85 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       const tag = await post(`Bearer ${API_TOKEN}`, { tag: '2.1.0' });
       assert.equal(tag.status, 400);
       assert.match(((await tag.json()) as { error: string }).error, /Tag '2\.1\.0' does not match v\*\.\*\.\*/);
+    });
+  });
+
+  describe('CI start-release API with a ref (release without a tag)', () => {
+    let repoDir: string;
+    let refApp: FastifyInstance;
+    let refBase: string;
+    let worker: Worker;
+    let running: Promise<void>;
+    let workerConnection: NativeConnection;
+    let refClient: Client;
+    const refTarget = () => ({ ...target, taskQueue: 'server-ref-test' });
+    const post = (auth: string | undefined, body: unknown) =>
+      fetch(`${refBase}/api/releases`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify(body) });
+    const gitIn = (args: string[]) => git(repoDir, args);
+
+    before(async () => {
+      repoDir = await mkdtemp(join(tmpdir(), 'tagship-server-ref-'));
+      await gitIn(['init', '--quiet', '--initial-branch=main']);
+      await writeFile(join(repoDir, 'pyproject.toml'), '[project]\nname = "acme-ref"\nversion = "3.1.0"\n');
+      await gitIn(['add', '-A']);
+      await gitIn(['commit', '--quiet', '-m', 'chore: version 3.1.0']);
+      // Nothing is published: the index is unreachable, and the release is terminated below.
+      const refConfig = parseConfig(`variants = []\n[repository]\nowner = "acme"\nname = "ref-repo"\nurl = "${repoDir}"\n[[packages]]\nname = "acme-ref"\npath = "."\n[index]\nupload_url = "http://127.0.0.1:9/legacy/"\nsimple_url = "http://127.0.0.1:9/simple/"\n`, 'tagship.toml');
+      workerConnection = await NativeConnection.connect({ address: temporal.address });
+      worker = await createWorker(workerConnection, { namespace: temporal.namespace, taskQueue: 'server-ref-test', settings: { workDir: `${repoDir}-work`, artifactDir: `${repoDir}-artifacts`, codec } });
+      running = worker.run();
+      refClient = await connectClient(refTarget());
+      refApp = await buildServer({
+        client: refClient,
+        target: refTarget(),
+        configs: [refConfig],
+        ciAuth: { issuer: issuer.issuer, audience: 'tagship', jwksUrl: issuer.jwksUrl, staticTokens: [hashToken(API_TOKEN)] },
+      });
+      refBase = await refApp.listen({ host: '127.0.0.1', port: 0 });
+    });
+    after(async () => {
+      await refApp?.close();
+      const handle = refClient?.workflow.getHandle('release/acme/ref-repo/v3.1.0');
+      await handle?.terminate('test over').catch(() => undefined);
+      worker?.shutdown();
+      await running?.catch(() => undefined);
+      await workerConnection?.close();
+      await refClient?.connection.close();
+      for (const dir of [repoDir, `${repoDir}-work`, `${repoDir}-artifacts`]) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('tags the branch with its version, pushes the tag and starts that release; asking again joins it', async () => {
+      const head = await gitIn(['rev-parse', 'HEAD']);
+      const res = await post(`Bearer ${API_TOKEN}`, { ref: 'main' });
+      assert.equal(res.status, 202, await res.clone().text());
+      const body = (await res.json()) as { workflowId: string; tag: string; commit: string; tagCreated: boolean };
+      assert.deepEqual({ ...body, url: undefined, runId: undefined }, { workflowId: 'release/acme/ref-repo/v3.1.0', tag: 'v3.1.0', commit: head, tagCreated: true, url: undefined, runId: undefined });
+      assert.equal(await gitIn(['rev-parse', 'v3.1.0^{commit}']), head);
+      const again = await post(`Bearer ${API_TOKEN}`, { ref: head });
+      assert.equal(again.status, 202);
+      assert.equal(((await again.json()) as { tagCreated: boolean }).tagCreated, false);
+    });
+
+    it('refuses a version already tagged at another commit (409), an unknown branch (404), and a body with both tag and ref (400)', async () => {
+      await gitIn(['commit', '--quiet', '--allow-empty', '-m', 'docs: no version bump']);
+      const taken = await post(`Bearer ${API_TOKEN}`, { ref: 'main' });
+      assert.equal(taken.status, 409);
+      assert.match(((await taken.json()) as { error: string }).error, /tag v3\.1\.0 already exists at [0-9a-f]{12}, not at/);
+      const unknown = await post(`Bearer ${API_TOKEN}`, { ref: 'release/9.x' });
+      assert.equal(unknown.status, 404);
+      assert.match(((await unknown.json()) as { error: string }).error, /branch release\/9\.x does not exist/);
+      const both = await post(`Bearer ${API_TOKEN}`, { ref: 'main', tag: 'v3.1.0' });
+      assert.equal(both.status, 400);
+      assert.match(((await both.json()) as { error: string }).error, /give either "tag" or "ref"/);
+      const dry = await post(`Bearer ${API_TOKEN}`, { ref: 'main', dryRun: true });
+      assert.equal(dry.status, 400);
+    });
+
+    it("lets an OIDC token release only its job's own branch", async () => {
+      const token = await issuer.sign({ repository: 'acme/ref-repo', ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml', audience: 'tagship' });
+      const res = await post(`Bearer ${token}`, { ref: 'main' });
+      assert.equal(res.status, 403);
+      assert.match(((await res.json()) as { error: string }).error, /token was issued for refs\/tags\/v2\.0\.0, not refs\/heads\/main/);
     });
   });
 

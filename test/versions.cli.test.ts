@@ -206,4 +206,27 @@ describe('tagship versions', () => {
       assert.doesNotMatch(res.stdout, /uv\.lock/);
     }
   });
+
+  it('check lists a package whose version comes from the git tag, and set leaves it alone', async () => {
+    const dir = await copy();
+    const file = join(dir, FILES[1]!);
+    const scm = (await readFile(file, 'utf8')).replace('version = "1.0.17"', 'dynamic = ["version"]').replace('requires = ["hatchling>=1.26"]', 'requires = ["hatchling>=1.26", "hatch-vcs"]') + '\n[tool.hatch.version]\nsource = "vcs"\n';
+    await writeFile(file, scm);
+    const check = await cli(['versions', 'check', '--repo', dir, '--tag', 'v1.0.17']);
+    assert.equal(check.exitCode, 0, check.stderr);
+    assert.match(check.stdout, /^OK: 2 packages at version 1\.0\.17, matching tag v1\.0\.17; 1 with a dynamic version/);
+    assert.match(check.stdout, /otai-hf-local: version from the tag \(hatch-vcs\) \(packages\/otai_hf_local\/pyproject\.toml\)/);
+    const set = await cli(['versions', 'set', '1.0.18', '--repo', dir]);
+    assert.equal(set.exitCode, 0, set.stderr);
+    assert.match(set.stdout, /packages\/otai_hf_local\/pyproject\.toml: .*left alone/);
+    assert.equal(await readFile(file, 'utf8'), scm);
+  });
+
+  it('release start wants exactly one of a tag and --ref, and --ref without --dry-run (exit 2)', async () => {
+    for (const args of [['release', 'start'], ['release', 'start', 'v1.0.0', '--ref', 'main'], ['release', 'start', '--ref', 'main', '--dry-run'], ['release', 'start', 'v1.0.0', '--version', '1.0.0']]) {
+      const res = await cli(args);
+      assert.equal(res.exitCode, 2, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, /^error: /);
+    }
+  });
 });
