@@ -8,17 +8,17 @@ import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config';
+import type { PackageConfig, TagshipConfig } from '../src/config';
 import type { BuiltFile, BuiltPackage } from '../src/release-types';
 import { tools } from '../src/stack/tools';
 import type { WorkerSettings } from '../src/worker-settings';
 import { readProject, type DynamicVersion } from '../src/pyproject';
-import { sha256File, storeArtifact } from './artifact-store';
+import { artifactPath, storeArtifact } from './artifact-store';
 import { lastLines } from './build-failure';
 import { runBuilder } from './builder-process';
-import { findBuildRecord, recordBuild, type BuildKey } from './build-record';
+import { findBuildRecord, recordBuild, replaceBuildRecord, type BuildKey } from './build-record';
 import { readDistMetadata } from './dist-metadata';
-import { reconcileWithIndex, type BuiltOnDisk } from './earlier-uploads';
+import { reconcileWithIndex } from './earlier-uploads';
 import { commitTime, ensureCheckout } from './git-checkout';
 import { repoRef } from './repo-ref';
 
@@ -65,13 +65,15 @@ function uvEnvironment(): Record<string, string> {
 
 /**
  * The environment variables by which VCS-versioning backends take a version instead of asking git,
- * so the build gets the tag's version even where git history is unusual. setuptools-scm (and
- * hatch-vcs, which uses it) scopes its variable to one distribution name.
+ * so the build gets the tag's version even where git history is unusual. setuptools-scm reads the
+ * variable scoped to its distribution name; hatch-vcs calls it without a name and reads only the
+ * unscoped one, which is safe here because one build process builds one package.
  */
 export function pretendVersionEnv(name: string, version: string): Record<string, string> {
   const dist = name.replace(/[-_.]+/g, '_').toUpperCase();
   return {
     [`SETUPTOOLS_SCM_PRETEND_VERSION_FOR_${dist}`]: version,
+    SETUPTOOLS_SCM_PRETEND_VERSION: version,
     UV_DYNAMIC_VERSIONING_BYPASS: version,
     PDM_BUILD_SCM_VERSION: version,
     POETRY_DYNAMIC_VERSIONING_BYPASS: version,
@@ -106,74 +108,93 @@ async function readDynamic(checkout: string, path: string): Promise<DynamicVersi
   }
 }
 
+/** Runs uv build at the validated commit and checks what it produced; returns the files in `out`. */
+async function freshBuild(settings: WorkerSettings, input: BuildPackageInput, pkg: PackageConfig, out: string): Promise<{ filename: string; kind: BuiltFile['kind'] }[]> {
+  const checkout = await ensureCheckout(settings.workDir, repoRef(input.config), input.tag, input.commit);
+  const epoch = await commitTime(checkout);
+  const dynamic = await readDynamic(checkout, pkg.path);
+  // The build backend is code from the repository being released: it runs without the worker's
+  // secrets (runBuilder's minimal environment), and is killed when the step is cancelled.
+  const built = await runBuilder(tools.uv(), ['build', '--sdist', '--wheel', '--no-progress', '--out-dir', out, join(checkout, pkg.path)], {
+    cwd: checkout,
+    signal: Context.current().cancellationSignal,
+    env: {
+      ...uvEnvironment(),
+      // The commit time makes archive timestamps, and so the hashes, reproducible where the backend allows.
+      SOURCE_DATE_EPOCH: String(epoch),
+      NO_COLOR: '1',
+      ...(dynamic?.fromTag ? pretendVersionEnv(pkg.name, input.version) : {}),
+    },
+  });
+  if (built.exitCode !== 0) {
+    // A build that fails on the validated commit fails the same way every time.
+    throw ApplicationFailure.nonRetryable(`uv build of ${pkg.name} failed (exit ${built.exitCode}):\n${lastLines(built.output, 15)}`, 'BuildFailed');
+  }
+  const names = (await readdir(out)).filter((f) => f.endsWith('.tar.gz') || f.endsWith('.whl'));
+  await checkBuiltVersions(out, names, pkg.name, input.version, dynamic);
+  const files = classifyDistributions(names, pkg.name, input.version);
+  const check = await execa(tools.twine(), ['check', ...files.map((f) => join(out, f.filename))], { reject: false, stdin: 'ignore', all: true, env: { NO_COLOR: '1' } });
+  if (check.exitCode !== 0) {
+    throw ApplicationFailure.nonRetryable(`metadata check of ${pkg.name} failed:\n${lastLines(check.all ?? '', 15)}`, 'MetadataInvalid');
+  }
+  return files;
+}
+
+async function storeAll(artifactDir: string, files: readonly { filename: string; kind: BuiltFile['kind']; path: string }[]): Promise<BuiltFile[]> {
+  const stored: BuiltFile[] = [];
+  for (const f of files) {
+    const { sha256, size } = await storeArtifact(artifactDir, f.path);
+    stored.push({ filename: f.filename, kind: f.kind, size, sha256 });
+  }
+  return stored;
+}
+
 export async function buildPackage(settings: WorkerSettings, input: BuildPackageInput): Promise<BuiltPackage> {
   const pkg = input.config.packages.find((p) => p.name === input.package);
   if (!pkg) throw ApplicationFailure.nonRetryable(`package ${input.package} is not in the configuration`, 'UnknownPackage');
   const repo = repoRef(input.config);
   const key: BuildKey = { owner: repo.owner, repo: repo.name, commit: input.commit, package: pkg.name, version: input.version };
-  const recorded = await findBuildRecord(settings.artifactDir, key);
-  if (recorded.kind === 'found') {
-    return { package: pkg.name, version: input.version, files: recorded.record.files, reusedFrom: recorded.record.builtAt };
-  }
-  if (recorded.kind === 'broken') Context.current().log.warn(`rebuilding ${pkg.name} ${input.version}: its recorded build is unusable: ${recorded.problem}`);
-
-  const checkout = await ensureCheckout(settings.workDir, repo, input.tag, input.commit);
   const out = await mkdtemp(join(tmpdir(), 'tagship-build-'));
   try {
-    const epoch = await commitTime(checkout);
-    const dynamic = await readDynamic(checkout, pkg.path);
-    // The build backend is code from the repository being released: it runs without the worker's
-    // secrets (runBuilder's minimal environment), and is killed when the step is cancelled.
-    const built = await runBuilder(tools.uv(), ['build', '--sdist', '--wheel', '--no-progress', '--out-dir', out, join(checkout, pkg.path)], {
-      cwd: checkout,
-      signal: Context.current().cancellationSignal,
-      env: {
-        ...uvEnvironment(),
-        // The commit time makes archive timestamps, and so the hashes, reproducible where the backend allows.
-        SOURCE_DATE_EPOCH: String(epoch),
-        NO_COLOR: '1',
-        ...(dynamic?.fromTag ? pretendVersionEnv(pkg.name, input.version) : {}),
-      },
-    });
-    if (built.exitCode !== 0) {
-      const output = lastLines(built.output, 15);
-      // A build that fails on the validated commit fails the same way every time.
-      throw ApplicationFailure.nonRetryable(`uv build of ${pkg.name} failed (exit ${built.exitCode}):\n${output}`, 'BuildFailed');
+    let files: readonly BuiltFile[];
+    let reusedFrom: string | undefined;
+    const recorded = await findBuildRecord(settings.artifactDir, key);
+    if (recorded.kind === 'found') {
+      files = recorded.record.files;
+      reusedFrom = recorded.record.builtAt;
+    } else {
+      if (recorded.kind === 'broken') Context.current().log.warn(`rebuilding ${pkg.name} ${input.version}: its recorded build is unusable: ${recorded.problem}`);
+      const built = await freshBuild(settings, input, pkg, out);
+      const stored = await storeAll(settings.artifactDir, built.map((f) => ({ ...f, path: join(out, f.filename) })));
+      // Another run of the commit may have recorded its build first; then that one is the build.
+      const record = await recordBuild(settings.artifactDir, key, stored, new Date());
+      files = record.files;
+      if (record.files !== stored) reusedFrom = record.builtAt;
     }
-    const names = (await readdir(out)).filter((f) => f.endsWith('.tar.gz') || f.endsWith('.whl'));
-    await checkBuiltVersions(out, names, pkg.name, input.version, dynamic);
-    const files = classifyDistributions(names, pkg.name, input.version);
-    const paths = files.map((f) => join(out, f.filename));
-    const check = await execa(tools.twine(), ['check', ...paths], { reject: false, stdin: 'ignore', all: true, env: { NO_COLOR: '1' } });
-    if (check.exitCode !== 0) {
-      throw ApplicationFailure.nonRetryable(`metadata check of ${pkg.name} failed:\n${lastLines(check.all ?? '', 15)}`, 'MetadataInvalid');
-    }
-    let onDisk: readonly BuiltOnDisk[] = await Promise.all(files.map(async (f) => ({ filename: f.filename, path: join(out, f.filename), sha256: await sha256File(join(out, f.filename)) })));
-    let adopted: readonly string[] = [];
+    let adopted: string[] = [];
+    // A real run also holds recorded files (a dry run's, or files recorded before an earlier
+    // upload by hand) against the index: where the index already has the name, its bytes are the release's.
     if (!input.dryRun) {
-      ({ files: onDisk, adopted } = await reconcileWithIndex({
+      const reconciled = await reconcileWithIndex({
         simpleUrl: input.config.index.simple_url,
         project: pkg.name,
         commit: input.commit,
-        built: onDisk,
+        built: files.map((f) => ({ filename: f.filename, path: artifactPath(settings.artifactDir, f.sha256), sha256: f.sha256 })),
         scratch: out,
         signal: Context.current().cancellationSignal,
-      }));
+      });
+      if (reconciled.adopted.length > 0) {
+        adopted = [...reconciled.adopted];
+        files = await storeAll(settings.artifactDir, reconciled.files.map((f, i) => ({ filename: f.filename, path: f.path, kind: files[i]!.kind })));
+        await replaceBuildRecord(settings.artifactDir, key, files, new Date());
+      }
     }
-    const stored: BuiltFile[] = [];
-    for (const [i, f] of onDisk.entries()) {
-      const { sha256, size } = await storeArtifact(settings.artifactDir, f.path);
-      stored.push({ filename: f.filename, kind: files[i]!.kind, size, sha256 });
-    }
-    // A dry run's files are recorded too: the real release of the same commit then uploads exactly what was tried.
-    const record = await recordBuild(settings.artifactDir, key, stored, new Date());
-    const reused = record.files !== stored;
     return {
       package: pkg.name,
       version: input.version,
-      files: record.files,
-      ...(reused ? { reusedFrom: record.builtAt } : {}),
-      ...(adopted.length > 0 && !reused ? { adopted } : {}),
+      files,
+      ...(reusedFrom !== undefined ? { reusedFrom } : {}),
+      ...(adopted.length > 0 ? { adopted } : {}),
     };
   } finally {
     await rm(out, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // bytes the first run built, or the index refuses the file name it already holds. So the first
 // build of a commit is recorded, and every later run of that commit reuses it.
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuiltFile } from '../src/release-types';
 import { normalizeProjectName } from '../src/version';
@@ -93,8 +93,25 @@ export async function recordBuild(artifactDir: string, key: BuildKey, files: rea
     const existing = await findBuildRecord(artifactDir, key);
     if (existing.kind === 'found') return existing.record;
     // The existing record points at files that are gone; this build replaces it.
-    await writeFile(dest, `${JSON.stringify(record, null, 2)}\n`);
+    await rename(tmp, dest);
     return record;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Replaces the record with files a real run settled on (the index's bytes, adopted because they
+ * were already uploaded). Atomic: readers see the old record or the new one, never half of one.
+ */
+export async function replaceBuildRecord(artifactDir: string, key: BuildKey, files: readonly BuiltFile[], now: Date): Promise<void> {
+  const dest = recordPath(artifactDir, key);
+  await mkdir(join(dest, '..'), { recursive: true });
+  const record: BuildRecord = { package: key.package, version: key.version, commit: key.commit, builtAt: now.toISOString(), files };
+  const tmp = `${dest}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+    await rename(tmp, dest);
   } finally {
     await rm(tmp, { force: true });
   }

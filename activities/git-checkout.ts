@@ -97,7 +97,9 @@ export async function ensureCheckout(workDir: string, repo: RepoRef, tag: string
   const tmp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
   await mkdir(tmp, { recursive: true });
   try {
-    await git(['clone', '--quiet', '--shared', '--no-checkout', '--', mirror, tmp]);
+    // Only the release's own tag goes into the checkout: `git describe` (versioningit, hatch-vcs
+    // without a pretend version) prefers annotated tags, and another tag of the commit must not win.
+    await git(['clone', '--quiet', '--shared', '--no-checkout', '--no-tags', '--', mirror, tmp]);
     await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit], tmp);
     await git(['tag', '--force', '--no-sign', tag, commit], tmp);
     await rename(tmp, target).catch(async (err: NodeJS.ErrnoException) => {

@@ -106,7 +106,7 @@ export async function listProjectFiles(simpleUrl: string, project: string, signa
  * IndexHttpError (retryable unless the index refuses for good) or a plain Error on a hash mismatch.
  */
 export async function downloadIndexFile(file: IndexFile, dest: string, signal: AbortSignal): Promise<void> {
-  if (!file.url) throw new IndexHttpError(`the index lists ${file.filename} without a download URL`, 0);
+  if (!file.url) throw new IndexHttpError(`the index lists ${file.filename} without a download URL`, 400);
   let res: Response;
   try {
     res = await fetch(file.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(300_000)]) });
@@ -116,7 +116,12 @@ export async function downloadIndexFile(file: IndexFile, dest: string, signal: A
   if (!res.ok || !res.body) throw new IndexHttpError(`downloading ${file.filename} from the index answered HTTP ${res.status}`, res.status);
   const partial = `${dest}.partial`;
   try {
-    await pipeline(Readable.fromWeb(res.body as ReadableStream), createWriteStream(partial));
+    try {
+      await pipeline(Readable.fromWeb(res.body as ReadableStream), createWriteStream(partial));
+    } catch (err) {
+      // A connection lost mid-download is worth another attempt; only a wrong hash is final.
+      throw new IndexHttpError(`downloading ${file.filename} from the index broke off: ${(err as Error).message}`, 0);
+    }
     const actual = await sha256File(partial);
     if (file.sha256 !== undefined && actual !== file.sha256) throw new Error(`${file.filename} from the index hashes to ${actual}, but the index lists ${file.sha256}`);
     await rename(partial, dest);

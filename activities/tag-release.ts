@@ -16,6 +16,11 @@ export interface TagReleaseInput {
   readonly ref: string;
   /** Required only when every package takes its version from the tag; otherwise it must agree with theirs. */
   readonly version?: string;
+  /**
+   * The commit the requester ran on (a CI job's `sha` claim): the branch must still point there,
+   * so a commit merged after the job started is never tagged with the job's credentials.
+   */
+  readonly expectedCommit?: string;
 }
 
 export interface TaggedRelease {
@@ -45,15 +50,17 @@ function fail(message: string, type: string): never {
 /** Fetches every branch into the mirror and returns the commit `ref` names there. */
 async function resolveRef(mirror: string, repo: RepoRef, ref: string): Promise<string> {
   try {
-    await git(['--git-dir', mirror, 'fetch', '--quiet', '--force', '--no-tags', '--', repo.url, '+refs/heads/*:refs/tagship/heads/*']);
+    // --prune: a branch deleted upstream must not resolve to its old head.
+    await git(['--git-dir', mirror, 'fetch', '--quiet', '--force', '--prune', '--no-tags', '--', repo.url, '+refs/heads/*:refs/tagship/heads/*']);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
     if (/does not appear to be a git repository|repository .* not found/i.test(stderr)) fail(`${repo.url} is not a git repository: ${stderr.trim().split('\n')[0]}`, 'RepositoryNotFound');
     throw new Error(`git fetch of the branches of ${repo.url} failed: ${stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
   if (COMMIT_RE.test(ref)) {
-    const type = await git(['--git-dir', mirror, 'cat-file', '-t', ref]).catch(() => '');
-    if (type !== 'commit') fail(`commit ${ref} is not on any branch of ${repo.url}`, 'RefNotFound');
+    // The mirror also holds commits of tags and of force-pushed branches: only a branch's history counts.
+    const branches = await git(['--git-dir', mirror, 'for-each-ref', '--contains', ref, '--format=%(refname)', 'refs/tagship/heads/']).catch(() => '');
+    if (!branches) fail(`commit ${ref} is not on any branch of ${repo.url}`, 'RefNotFound');
     return ref;
   }
   const branch = ref.replace(/^refs\/heads\//, '');
@@ -80,7 +87,7 @@ async function versionAt(mirror: string, config: TagshipConfig, commit: string, 
   const check = await checkVersionsWith(read, { config, ...(requested ? { tag: `v${requested}` } : {}) });
   if (!check.ok) fail(`${ref} (${commit.slice(0, 12)}) cannot be released:\n${check.errors.join('\n')}`, 'VersionMismatch');
   if (check.version === undefined) {
-    fail(`every package at ${ref} takes its version from the git tag, so there is no version to tag: give the version to release (--version X.Y.Z, or "version" in the request)`, 'VersionMissing');
+    fail(`no package at ${ref} has a static version (theirs come from the tag or the build), so there is no version to tag: give the version to release (--version X.Y.Z, or "version" in the request)`, 'VersionMissing');
   }
   return check.version;
 }
@@ -92,6 +99,9 @@ export async function tagRelease(settings: WorkerSettings, input: TagReleaseInpu
   const repo = repoRef(input.config);
   const mirror = await ensureMirror(settings.workDir, repo);
   const commit = await resolveRef(mirror, repo, input.ref);
+  if (input.expectedCommit !== undefined && commit !== input.expectedCommit) {
+    fail(`${input.ref} is now at ${commit.slice(0, 12)}, but the job that asked ran at ${input.expectedCommit.slice(0, 12)}; re-run it on the new commit`, 'RefMoved');
+  }
   const version = await versionAt(mirror, input.config, commit, input.ref, input.version);
   const tag = `v${version}`;
 

@@ -12,6 +12,8 @@ import { repoRef } from './repo-ref';
 export interface ValidateInput {
   readonly config: TagshipConfig;
   readonly tag: string;
+  /** A dry run has no GitHub Release step, so it needs no GitHub token. */
+  readonly dryRun?: boolean;
 }
 
 export async function validateRelease(settings: WorkerSettings, input: ValidateInput): Promise<ValidatedRelease> {
@@ -21,7 +23,7 @@ export async function validateRelease(settings: WorkerSettings, input: ValidateI
   }
   // Checked before anything irreversible: otherwise a release would publish everything and then
   // wait for an operator at its very end.
-  if (input.config.github_release?.enabled && !settings.githubToken) {
+  if (input.config.github_release?.enabled && !input.dryRun && !settings.githubToken) {
     throw ApplicationFailure.nonRetryable(
       'the GitHub Release is on ([github_release] enabled, the default for GitHub repositories), but this worker has no TAGSHIP_GITHUB_TOKEN; set it (contents: write), or set [github_release] enabled = false',
       'GitHubTokenMissing',

@@ -172,15 +172,22 @@ export async function tagFromRef(
   target: Pick<TemporalTarget, 'taskQueue'>,
   config: TagshipConfig,
   ref: string,
-  opts: { version?: string } = {},
+  opts: { version?: string; expectedCommit?: string } = {},
 ): Promise<TaggedRelease> {
   const problem = invalidRef(ref);
   if (problem) throw new TagRefError(problem, 'InvalidRef');
-  const input: TagReleaseInput = { config, ref, ...(opts.version !== undefined ? { version: opts.version } : {}) };
+  const input: TagReleaseInput = {
+    config,
+    ref,
+    ...(opts.version !== undefined ? { version: opts.version } : {}),
+    ...(opts.expectedCommit !== undefined ? { expectedCommit: opts.expectedCommit } : {}),
+  };
+  // Requests that could tag differently never share a run: the version and commit asked for are part of the id.
+  const qualifiers = [opts.version !== undefined ? `@${opts.version}` : '', opts.expectedCommit !== undefined ? `#${opts.expectedCommit}` : ''].join('');
   try {
     return await client.workflow.execute('tagRef', {
       taskQueue: target.taskQueue,
-      workflowId: `tag/${config.repository.owner}/${config.repository.name}/${ref}`,
+      workflowId: `tag/${config.repository.owner}/${config.repository.name}/${ref}${qualifiers}`,
       args: [input],
       // Two requests for the same ref at once share one run; a finished one may run again.
       workflowIdConflictPolicy: 'USE_EXISTING',

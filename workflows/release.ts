@@ -185,7 +185,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
   }
 
   async function dag(): Promise<ReleaseSummary> {
-    const validated = await run('validate', () => step.validate({ config, tag }));
+    const validated = await run('validate', () => step.validate({ config, tag, ...(dryRun ? { dryRun } : {}) }));
     if (validated === SKIPPED) throw ApplicationFailure.nonRetryable('validate cannot be skipped');
     const { version, commit } = validated;
     board.setVersion(version);
@@ -247,7 +247,10 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
           tag,
           version,
           commit,
-          files: result.packages.flatMap((p) => p.files.map((f) => ({ filename: f.filename, sha256: f.sha256 }))),
+          // What the index serves: a skipped publish leaves its built files out of SHA256SUMS.
+          files: result.packages.flatMap((p) =>
+            p.files.filter((f) => p.uploaded.includes(f.filename) || p.alreadyPresent.includes(f.filename)).map((f) => ({ filename: f.filename, sha256: f.sha256 })),
+          ),
           images: result.images.map((i) => ({ variant: i.variant, tags: i.tags, digest: i.digest, platforms: (i.verified ?? []).map((v) => ({ platform: v.platform, digest: v.digest })) })),
         }),
       );

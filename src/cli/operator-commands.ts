@@ -1,12 +1,28 @@
 // `tagship release status|watch|retry|skip|abort|list`: what an operator does from a terminal,
 // the same actions the Temporal UI offers through the step table and signals.
 import type { Command } from 'commander';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config';
 import { connectClient, releaseIdentity, targetFromEnv } from '../release-client';
 import { formatStatusTable, liveStatus, updateErrorMessage } from '../release-status';
 import { TAGSHIP_STATUS } from '../search-attributes';
 import { abortUpdate, retryUpdate, skipUpdate } from '../../workflows/operator';
+
+/** The operator's reason, when the release has ended aborted; undefined otherwise. */
+async function abortOutcome(handle: WorkflowHandle): Promise<string | undefined> {
+  // A refused abort leaves the release running; only a release that has already failed can have been aborted.
+  const described = await handle.describe().catch(() => undefined);
+  if (described?.status.name !== 'FAILED') return undefined;
+  try {
+    await handle.result();
+    return undefined;
+  } catch (err) {
+    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+    if (!(cause instanceof ApplicationFailure) || cause.type !== 'Aborted') return undefined;
+    return /aborted by an operator: ([\s\S]*)$/.exec(cause.message)?.[1];
+  }
+}
 
 interface ConfigOption {
   readonly config?: string;
@@ -89,6 +105,13 @@ export function registerOperatorCommands(release: Command): void {
         try {
           process.stdout.write(`${await handle.executeUpdate(abortUpdate, { args: [opts.reason] })}\n`);
         } catch (err) {
+          // The release may end in the same workflow task that takes the abort, before the server
+          // records the update's answer; the release's own outcome then says whether it was ours.
+          const abortedBy = await abortOutcome(handle);
+          if (abortedBy === opts.reason.trim()) {
+            process.stdout.write(`release ${tag} aborted: ${abortedBy}\n`);
+            return;
+          }
           process.stderr.write(`abort refused: ${updateErrorMessage(err)}\n`);
           process.exitCode = 1;
         }

@@ -46,7 +46,7 @@ const releaseRequest = z
   });
 
 // What a refused tagging means for the caller: its request conflicts with the repository, or is malformed.
-const TAG_REF_STATUS: Readonly<Record<string, number>> = { TagExists: 409, VersionMismatch: 422, VersionMissing: 422, InvalidRef: 400, InvalidVersion: 400, RefNotFound: 404 };
+const TAG_REF_STATUS: Readonly<Record<string, number>> = { TagExists: 409, RefMoved: 409, VersionMismatch: 422, VersionMissing: 422, InvalidRef: 400, InvalidVersion: 400, RefNotFound: 404 };
 
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
@@ -132,7 +132,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     let tagged: { tag: string; commit: string; created: boolean } | undefined;
     if (request.ref !== undefined) {
       try {
-        tagged = await tagFromRef(opts.client, opts.target, config, request.ref, request.version !== undefined ? { version: request.version } : {});
+        tagged = await tagFromRef(opts.client, opts.target, config, request.ref, {
+          ...(request.version !== undefined ? { version: request.version } : {}),
+          // A CI job releases the commit it ran on, not whatever the branch points at by now.
+          ...(identity.kind === 'oidc' && identity.sha !== undefined ? { expectedCommit: identity.sha } : {}),
+        });
       } catch (err) {
         if (err instanceof TagRefError) return reply.code(TAG_REF_STATUS[err.type ?? ''] ?? 422).send({ error: err.message });
         throw err;
