@@ -57,7 +57,7 @@ export async function reconcileWithIndex(opts: {
       if (err instanceof IndexHttpError && err.retryable) throw err;
       throw ApplicationFailure.nonRetryable(`${file.filename} is already on ${opts.simpleUrl}, but it cannot be read to compare with this build: ${(err as Error).message}`, 'IndexFileConflict');
     }
-    const differences = await compareDistributions(path, file.path);
+    const differences = await compareDistributions(path, file.path, { filename: file.filename });
     if (differences.length === 0) {
       files.push({ filename: file.filename, path, sha256: onIndex.sha256 ?? (await sha256File(path)) });
       adopted.push(file.filename);
