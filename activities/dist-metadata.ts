@@ -14,17 +14,23 @@ export interface DistMetadata {
 
 const METADATA_LIMIT = 4 * 1024 * 1024;
 
-/** Name and Version from the header block of a core-metadata file (RFC 822 style, ends at the first blank line). */
-export function parseCoreMetadata(text: string, what: string): DistMetadata {
-  const fields: Record<string, string> = {};
+/** Name and Version, where present, from the header block of a core-metadata file (RFC 822 style, ends at the first blank line). */
+export function coreMetadataFields(text: string): { name?: string; version?: string } {
+  const out: { name?: string; version?: string } = {};
   for (const line of text.split(/\r?\n/)) {
     if (line === '') break;
     const m = /^(Name|Version):[ \t]*(.*?)[ \t]*$/i.exec(line);
-    const key = m?.[1]?.toLowerCase();
-    if (key && fields[key] === undefined) fields[key] = m![2]!;
+    const key = m?.[1]?.toLowerCase() as 'name' | 'version' | undefined;
+    if (key && out[key] === undefined) out[key] = m![2]!;
   }
-  if (!fields.name || !fields.version) throw new Error(`${what} has no ${fields.name ? 'Version' : 'Name'} field`);
-  return { name: fields.name, version: fields.version };
+  return out;
+}
+
+/** Name and Version of a distribution's own metadata; both must be there. */
+export function parseCoreMetadata(text: string, what: string): DistMetadata {
+  const { name, version } = coreMetadataFields(text);
+  if (!name || !version) throw new Error(`${what} has no ${name ? 'Version' : 'Name'} field`);
+  return { name, version };
 }
 
 async function collect(stream: AsyncIterable<Buffer>, what: string): Promise<string> {

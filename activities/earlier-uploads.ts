@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { sha256File } from './artifact-store';
 import { compareDistributions, describeDifferences } from './dist-diff';
-import { downloadIndexFile, IndexHttpError, listProjectFiles, type IndexFile } from './simple-index';
+import { downloadIndexFile, IndexHttpError, listProjectFilesForStep } from './simple-index';
 
 export interface BuiltOnDisk {
   readonly filename: string;
@@ -22,15 +22,6 @@ export interface Reconciled {
   readonly adopted: readonly string[];
 }
 
-async function indexFiles(simpleUrl: string, project: string): Promise<IndexFile[]> {
-  try {
-    return await listProjectFiles(simpleUrl, project);
-  } catch (err) {
-    if (err instanceof IndexHttpError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, 'IndexRefused');
-    throw err;
-  }
-}
-
 export async function reconcileWithIndex(opts: {
   readonly simpleUrl: string;
   readonly project: string;
@@ -40,7 +31,7 @@ export async function reconcileWithIndex(opts: {
   readonly scratch: string;
   readonly signal: AbortSignal;
 }): Promise<Reconciled> {
-  const listed = await indexFiles(opts.simpleUrl, opts.project);
+  const listed = await listProjectFilesForStep(opts.simpleUrl, opts.project);
   const files: BuiltOnDisk[] = [];
   const adopted: string[] = [];
   const conflicts: string[] = [];

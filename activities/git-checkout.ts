@@ -9,7 +9,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { tools } from '../src/stack/tools';
 import { badTagMessage, versionFromTag } from '../src/version';
 
-const COMMIT_RE = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+/** A full commit id (SHA-1, or SHA-256 in repositories that use it). */
+export const COMMIT_RE = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
 export interface RepoRef {
   readonly owner: string;

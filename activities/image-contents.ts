@@ -19,6 +19,7 @@ import yauzl from 'yauzl';
 import type { VerifiedPackage, VerifiedPlatform } from '../src/release-types';
 import { compareVersions, normalizeProjectName, parseVersion } from '../src/version';
 import { platformOf, RegistryError, type LayerDescriptor, type Manifest, type RegistryClient } from './registry-client';
+import { coreMetadataFields } from './dist-metadata';
 
 export interface PublishedWheel {
   readonly filename: string;
@@ -95,17 +96,6 @@ function normalizeTarPath(name: string): string {
   return p === '/' ? '' : p.replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
-function parseMetadataHead(text: string): { name?: string; version?: string } {
-  const out: { name?: string; version?: string } = {};
-  for (const line of text.split(/\r?\n/)) {
-    if (line === '') break;
-    const m = /^(Name|Version):\s*(.*?)\s*$/i.exec(line);
-    if (m?.[1]?.toLowerCase() === 'name' && out.name === undefined) out.name = m[2]!;
-    if (m?.[1]?.toLowerCase() === 'version' && out.version === undefined) out.version = m[2]!;
-  }
-  return out;
-}
-
 async function readTarFile(entry: AsyncIterable<Buffer>, wantMetadata: boolean): Promise<ScannedFile> {
   const hash = createHash('sha256');
   let size = 0;
@@ -121,7 +111,7 @@ async function readTarFile(entry: AsyncIterable<Buffer>, wantMetadata: boolean):
     const data = head[5]!;
     file.elf = [data === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18), data];
   }
-  if (wantMetadata) file.metadata = parseMetadataHead(head.toString('utf8'));
+  if (wantMetadata) file.metadata = coreMetadataFields(head.toString('utf8'));
   return file;
 }
 

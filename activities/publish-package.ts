@@ -12,7 +12,7 @@ import { tools } from '../src/stack/tools';
 import type { Credentials, WorkerSettings } from '../src/worker-settings';
 import { fetchArtifact } from './artifact-store';
 import { trustedPublishingCredentials } from './trusted-publishing';
-import { IndexHttpError, listProjectFiles, type IndexFile } from './simple-index';
+import { listProjectFilesForStep, type IndexFile } from './simple-index';
 
 export interface PublishPackageInput {
   readonly config: TagshipConfig;
@@ -54,17 +54,6 @@ function statusOf(output: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-async function indexFiles(config: TagshipConfig, name: string): Promise<IndexFile[]> {
-  try {
-    return await listProjectFiles(config.index.simple_url, name);
-  } catch (err) {
-    if (err instanceof IndexHttpError && !err.retryable) {
-      throw ApplicationFailure.nonRetryable(err.message, 'IndexRefused');
-    }
-    throw err;
-  }
-}
-
 async function upload(config: TagshipConfig, credentials: Credentials, paths: readonly string[]): Promise<void> {
   const res = await execa(
     tools.uv(),
@@ -103,7 +92,7 @@ async function uploadCredentials(settings: WorkerSettings, input: PublishPackage
 }
 
 export async function publishPackage(settings: WorkerSettings, input: PublishPackageInput): Promise<PublishedPackage> {
-  const plan = planUpload(input.config.index.upload_url, input.files, await indexFiles(input.config, input.package));
+  const plan = planUpload(input.config.index.upload_url, input.files, await listProjectFilesForStep(input.config.index.simple_url, input.package));
   if (plan.upload.length === 0) return { package: input.package, uploaded: [], alreadyPresent: plan.alreadyPresent };
   const credentials = await uploadCredentials(settings, input);
   const dir = await mkdtemp(join(tmpdir(), 'tagship-publish-'));

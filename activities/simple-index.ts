@@ -5,6 +5,7 @@ import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
+import { ApplicationFailure } from '@temporalio/common';
 import { normalizeProjectName } from '../src/version';
 import { sha256File } from './artifact-store';
 
@@ -127,5 +128,18 @@ export async function downloadIndexFile(file: IndexFile, dest: string, signal: A
     await rename(partial, dest);
   } finally {
     await rm(partial, { force: true });
+  }
+}
+
+/**
+ * listProjectFiles for a release step: an index that refuses for good (401, 403, 404 of the index
+ * itself, …) is a non-retryable `IndexRefused`; everything else is left to the step's retries.
+ */
+export async function listProjectFilesForStep(simpleUrl: string, project: string): Promise<IndexFile[]> {
+  try {
+    return await listProjectFiles(simpleUrl, project);
+  } catch (err) {
+    if (err instanceof IndexHttpError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, 'IndexRefused');
+    throw err;
   }
 }

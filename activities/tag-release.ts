@@ -7,7 +7,7 @@ import type { TagshipConfig } from '../src/config';
 import { isValidVersion } from '../src/version';
 import { checkVersionsWith } from '../src/versions';
 import type { WorkerSettings } from '../src/worker-settings';
-import { ensureMirror, git, type RepoRef } from './git-checkout';
+import { COMMIT_RE, ensureMirror, git, type RepoRef } from './git-checkout';
 import { repoRef } from './repo-ref';
 
 export interface TagReleaseInput {
@@ -31,7 +31,6 @@ export interface TaggedRelease {
   readonly created: boolean;
 }
 
-const COMMIT_RE = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 // Branch names as git allows them, minus what could be read as an option or a revision expression.
 const REF_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/-]{1,255}(?<![./])$/;
 
