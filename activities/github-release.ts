@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config';
-import { isStable, parseVersion, tagForVersion } from '../src/version';
-import type { WorkerSettings } from '../src/worker-settings';
-import { isLatestRelease, releaseHistory, renderReleaseNotes } from './release-notes';
-import { repoRef } from './repo-ref';
+import type { TagshipConfig } from '../src/config/schema';
+import { isStable, parseVersion, tagForVersion } from '../src/contract/version';
+import type { WorkerSettings } from './lib/settings';
+import { isLatestRelease, releaseHistory, renderReleaseNotes } from './lib/release-notes';
+import { repoRef } from './lib/repo-ref';
 
 export interface GitHubReleaseInput {
   readonly config: TagshipConfig;

@@ -1,10 +1,10 @@
 // The worker's activities, bound to this worker's settings (paths and credentials stay out of
 // workflow payloads). Each one is small, idempotent, and takes and returns plain data.
-import { DEFAULT_IMAGE_BUILDS, type WorkerSettings } from '../src/worker-settings';
-import { BuildSlots } from './build-slots';
+import { DEFAULT_IMAGE_BUILDS, type WorkerSettings } from './lib/settings';
+import { BuildSlots } from './lib/build-slots';
 import { buildPackage, type BuildPackageInput } from './build-package';
 import { publishGitHubRelease, type GitHubReleaseInput } from './github-release';
-import { whileHeartbeating } from './heartbeat';
+import { whileHeartbeating } from './lib/heartbeat';
 import { publishImage, type PublishImageInput } from './publish-image';
 import { publishPackage, type PublishPackageInput } from './publish-package';
 import { retagLatest, runningReleaseVersions, type RetagLatestInput } from './retag-latest';

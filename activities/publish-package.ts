@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config';
-import type { BuiltFile, PublishedPackage } from '../src/release-types';
-import { tools } from '../src/stack/tools';
-import type { Credentials, WorkerSettings } from '../src/worker-settings';
-import { fetchArtifact } from './artifact-store';
-import { trustedPublishingCredentials } from './trusted-publishing';
-import { listProjectFilesForStep, type IndexFile } from './simple-index';
+import type { TagshipConfig } from '../src/config/schema';
+import type { BuiltFile, PublishedPackage } from '../src/contract/release';
+import { tools } from './lib/tools';
+import type { Credentials, WorkerSettings } from './lib/settings';
+import { fetchArtifact } from './lib/artifact-store';
+import { trustedPublishingCredentials } from './lib/trusted-publishing';
+import { listProjectFilesForStep, type IndexFile } from './lib/simple-index';
 
 export interface PublishPackageInput {
   readonly config: TagshipConfig;

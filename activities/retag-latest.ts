@@ -4,11 +4,11 @@
 // family's newest stable version in the registry, so tags only ever move forward.
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { compareVersions, parseVersion } from '../src/version';
-import { ConfigError, upgradeConfig, type TagshipConfig } from '../src/config';
-import type { WorkerSettings } from '../src/worker-settings';
-import { movingTagTargets, movingTemplates, overtaken, releaseManifest } from './image-tags';
-import { registryFor, withRegistryFailures, type Manifest } from './registry-client';
+import { compareVersions, parseVersion } from '../src/contract/version';
+import { ConfigError, upgradeConfig, type TagshipConfig } from '../src/config/schema';
+import type { WorkerSettings } from './lib/settings';
+import { movingTagTargets, movingTemplates, overtaken, releaseManifest } from './lib/image-tags';
+import { registryFor, withRegistryFailures, type Manifest } from './lib/registry-client';
 
 export interface RetagLatestInput {
   readonly config: TagshipConfig;

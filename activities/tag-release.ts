@@ -3,12 +3,12 @@
 // and tag v<version> is created there and pushed, so the release that follows is an ordinary tag
 // release (the same workflow id a tag push would give; the webhook of the new tag joins it).
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config';
-import { isValidVersion } from '../src/version';
-import { checkVersionsWith } from '../src/versions';
-import type { WorkerSettings } from '../src/worker-settings';
-import { COMMIT_RE, ensureMirror, git, type RepoRef } from './git-checkout';
-import { repoRef } from './repo-ref';
+import type { TagshipConfig } from '../src/config/schema';
+import { isValidVersion } from '../src/contract/version';
+import { checkVersionsWith } from './lib/versions';
+import type { WorkerSettings } from './lib/settings';
+import { COMMIT_RE, ensureMirror, git, type RepoRef } from './lib/git-checkout';
+import { repoRef } from './lib/repo-ref';
 
 export interface TagReleaseInput {
   readonly config: TagshipConfig;

@@ -1,13 +1,13 @@
 // Validate a tag at its commit: the tag has the v*.*.* shape, every configured pyproject.toml has
 // one identical version, and the tag names it. Failures use the seed's words and never retry.
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config';
-import type { ValidatedRelease } from '../src/release-types';
-import { badTagMessage, versionFromTag } from '../src/version';
-import { checkVersions } from '../src/versions';
-import type { WorkerSettings } from '../src/worker-settings';
-import { ensureCheckout, resolveTag } from './git-checkout';
-import { repoRef } from './repo-ref';
+import type { TagshipConfig } from '../src/config/schema';
+import type { ValidatedRelease } from '../src/contract/release';
+import { badTagMessage, versionFromTag } from '../src/contract/version';
+import { checkVersions } from './lib/versions';
+import type { WorkerSettings } from './lib/settings';
+import { ensureCheckout, resolveTag } from './lib/git-checkout';
+import { repoRef } from './lib/repo-ref';
 
 export interface ValidateInput {
   readonly config: TagshipConfig;

@@ -1,9 +1,9 @@
 // Poll the index's Simple API until every file of the package is listed with the hash we built.
 // Heartbeats carry the poll count, so a retry after a worker crash resumes the count.
 import { Context } from '@temporalio/activity';
-import type { TagshipConfig } from '../src/config';
-import type { BuiltFile, VisiblePackage } from '../src/release-types';
-import { IndexHttpError, listProjectFiles } from './simple-index';
+import type { TagshipConfig } from '../src/config/schema';
+import type { BuiltFile, VisiblePackage } from '../src/contract/release';
+import { IndexHttpError, listProjectFiles } from './lib/simple-index';
 
 export interface WaitVisibleInput {
   readonly config: TagshipConfig;

@@ -1,7 +1,7 @@
 // The release's dependency graph as the workflow runs it, used to judge its speed: the critical
 // path is the longest chain of activity times the DAG cannot overlap; the seed's sequential order
 // (validate, then each package's build and publish, then each image) is what a hand-written CI job does.
-import type { TagshipConfig } from '../src/config';
+import type { TagshipConfig } from '../src/config/schema';
 
 /** Step name ("build:open-ticket-ai") → milliseconds from scheduled to completed. */
 export type StepTimes = ReadonlyMap<string, number>;

@@ -5,11 +5,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../src/config';
-import { createExampleRepo, EXAMPLE_DIR, tagVersion } from '../src/demo/example-repo';
-import { connectClient, startRelease, stepEvents } from '../src/release-client';
-import { configForStack, startEmbeddedStack, workerSettingsForStack } from '../src/stack/embedded';
-import type { ReleaseSummary } from '../src/release-types';
+import { loadConfig } from '../src/config/schema';
+import { createExampleRepo, EXAMPLE_DIR, tagVersion } from '../src/dev/demo/example-repo';
+import { connectClient, startRelease, stepEvents } from '../src/client/release-client';
+import { configForStack, startEmbeddedStack, workerSettingsForStack } from '../src/dev/stack/embedded';
+import type { ReleaseSummary } from '../src/contract/release';
 import { createWorker } from '../worker/run';
 import { criticalPathMs, sequentialMs } from './critical-path';
 

@@ -2,12 +2,12 @@
 // real Temporal dev server: redeliveries of a tag that is already releasing (each one looks up the
 // running workflow), ignored events (branch pushes), and bad signatures (rejected before parsing).
 import { createHmac, randomBytes } from 'node:crypto';
-import { parseConfig } from '../src/config';
+import { parseConfig } from '../src/config/schema';
 import { generateKeySpec, parseKeyRing } from '../src/codec/encryption-codec';
-import { connectClient } from '../src/release-client';
+import { connectClient } from '../src/client/release-client';
 import { buildServer } from '../src/server/app';
-import { SEARCH_ATTRIBUTE_TYPES } from '../src/search-attributes';
-import { startTemporalDevServer } from '../src/stack/temporal';
+import { SEARCH_ATTRIBUTE_TYPES } from '../src/contract/search-attributes';
+import { startTemporalDevServer } from '../src/dev/stack/temporal';
 
 const N = Number(process.env.TAGSHIP_BENCH_DELIVERIES ?? 2000);
 const CONCURRENCY = Number(process.env.TAGSHIP_BENCH_CONCURRENCY ?? 16);

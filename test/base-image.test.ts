@@ -7,9 +7,9 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ensureBaseImage, type BaseImage } from '../src/stack/base-image';
-import { startRegistry, type LocalRegistry } from '../src/stack/registry';
-import { tools } from '../src/stack/tools';
+import { ensureBaseImage, type BaseImage } from '../src/dev/stack/base-image';
+import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
+import { tools } from '../activities/lib/tools';
 
 const MARKER = 'tagship-complete.json';
 

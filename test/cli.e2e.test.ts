@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
-import { createExampleRepo, git } from '../src/demo/example-repo';
-import { freePort, httpOk } from '../src/stack/service';
+import { createExampleRepo, git } from '../src/dev/demo/example-repo';
+import { freePort, httpOk } from '../src/dev/stack/service';
 
 const BIN = fileURLToPath(new URL('../bin/tagship.js', import.meta.url));
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig, releaseWorkflowId, upgradeConfig } from '../src/config';
+import { ConfigError, loadConfig, parseConfig, releaseWorkflowId, upgradeConfig } from '../src/config/schema';
 
 describe('tagship.toml', () => {
   it('defaults reproduce the seed release', () => {

@@ -11,8 +11,8 @@ import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import tar from 'tar-stream';
-import { compareDistributions, describeDifferences } from '../activities/dist-diff';
-import { tools } from '../src/stack/tools';
+import { compareDistributions, describeDifferences } from '../activities/lib/dist-diff';
+import { tools } from '../activities/lib/tools';
 
 const NAME = 'otai-probe';
 const SDIST = 'otai_probe-1.0.0.tar.gz';

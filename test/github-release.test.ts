@@ -11,10 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import { imagesList, publishGitHubRelease, sha256sums, uploadUrl, type GitHubReleaseInput } from '../activities/github-release';
-import { isLatestRelease, parseConventional, parseGitLog, previousReleaseTag, renderReleaseNotes, type ReleaseCommit } from '../activities/release-notes';
-import { parseConfig, type TagshipConfig } from '../src/config';
-import { tools } from '../src/stack/tools';
-import type { WorkerSettings } from '../src/worker-settings';
+import { isLatestRelease, parseConventional, parseGitLog, previousReleaseTag, renderReleaseNotes, type ReleaseCommit } from '../activities/lib/release-notes';
+import { parseConfig, type TagshipConfig } from '../src/config/schema';
+import { tools } from '../activities/lib/tools';
+import type { WorkerSettings } from '../activities/lib/settings';
 import { startGitHubApi, type GitHubApi } from './support/github-api';
 
 const GIT_ENV = {

@@ -12,9 +12,9 @@ import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import tar from 'tar-stream';
-import { mergeLayers, scanLayer, UnsupportedLayerError, verifyImageContents, type ExpectedPackage, type LayerScan, type PublishedWheel } from '../activities/image-contents';
-import { RegistryClient, RegistryError } from '../activities/registry-client';
-import { startRegistry, type LocalRegistry } from '../src/stack/registry';
+import { mergeLayers, scanLayer, UnsupportedLayerError, verifyImageContents, type ExpectedPackage, type LayerScan, type PublishedWheel } from '../activities/lib/image-contents';
+import { RegistryClient, RegistryError } from '../activities/lib/registry-client';
+import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { buildWheel, clearBuildah, installWheels, pushImage } from './support/wheel-images';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64'] as const;

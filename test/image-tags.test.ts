@@ -11,10 +11,10 @@ import {
   renderTag,
   versionsInRegistry,
   type ImageTagsConfig,
-} from '../activities/image-tags';
-import type { Manifest, RegistryClient } from '../activities/registry-client';
-import { DEFAULT_IMAGE_TAGS } from '../src/config';
-import { compareVersions, isStable, parseVersion } from '../src/version';
+} from '../activities/lib/image-tags';
+import type { Manifest, RegistryClient } from '../activities/lib/registry-client';
+import { DEFAULT_IMAGE_TAGS } from '../src/config/schema';
+import { compareVersions, isStable, parseVersion } from '../src/contract/version';
 
 const cfg = (tags: readonly string[]): ImageTagsConfig => ({ images: { tags: [...tags] } });
 const FAMILIES = cfg(['{version}-{variant}', '{major}.{minor}-{variant}', '{major}-{variant}', '{variant}-latest']);

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import type { TagshipConfig } from '../src/config';
-import { startRelease, type StartedRelease } from '../src/release-client';
-import { liveStatus } from '../src/release-status';
-import { freePort } from '../src/stack/service';
-import { startRegistry, type LocalRegistry } from '../src/stack/registry';
+import type { TagshipConfig } from '../src/config/schema';
+import { startRelease, type StartedRelease } from '../src/client/release-client';
+import { liveStatus } from '../src/client/status';
+import { freePort } from '../src/dev/stack/service';
+import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
 
 const BIN = fileURLToPath(new URL('../bin/tagship.js', import.meta.url));
@@ -98,7 +98,7 @@ describe('operating a release from the CLI', { timeout: 10 * 60_000 }, () => {
   it('aborts a waiting release with a reason', async () => {
     await registry?.stop();
     registry = undefined;
-    const { tagVersion } = await import('../src/demo/example-repo');
+    const { tagVersion } = await import('../src/dev/demo/example-repo');
     await tagVersion(env.repoDir, '1.0.19');
     const second = await startRelease(env.client, env.target, config, 'v1.0.19');
     for (let i = 0; i < 600; i++) {

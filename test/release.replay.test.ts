@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { stepEvents } from '../src/release-client';
+import { stepEvents } from '../src/client/release-client';
 import { workflowsPath } from '../worker/run';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'release-v1.0.18.history.json');

@@ -6,11 +6,10 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { parseConfig } from '../src/config';
-import type { ReleaseStatus, ReleaseSummary } from '../src/release-types';
-import { abortUpdate, retrySignal, retryUpdate, skipUpdate, statusQuery } from '../workflows/operator';
-import { oidcTokenSignal } from '../workflows/signals';
-import { tools } from '../src/stack/tools';
+import { parseConfig } from '../src/config/schema';
+import type { ReleaseStatus, ReleaseSummary } from '../src/contract/release';
+import { abortUpdate, oidcTokenSignal, retrySignal, retryUpdate, skipUpdate, statusQuery } from '../src/contract/messages';
+import { tools } from '../activities/lib/tools';
 import type { createActivities } from '../activities';
 import { workflowsPath } from '../worker/run';
 

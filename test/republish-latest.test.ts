@@ -11,12 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { immutableTags, moveTags } from '../activities/image-tags';
-import { parseImageRepository, RegistryClient, type Manifest } from '../activities/registry-client';
-import { parseConfig, type TagshipConfig } from '../src/config';
-import { startRegistry, type LocalRegistry } from '../src/stack/registry';
-import { tools } from '../src/stack/tools';
-import { compareVersions, parseVersion } from '../src/version';
+import { immutableTags, moveTags } from '../activities/lib/image-tags';
+import { parseImageRepository, RegistryClient, type Manifest } from '../activities/lib/registry-client';
+import { parseConfig, type TagshipConfig } from '../src/config/schema';
+import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
+import { tools } from '../activities/lib/tools';
+import { compareVersions, parseVersion } from '../src/contract/version';
 import type { RepublishLatestSummary } from '../workflows/republish-latest';
 import { workflowsPath } from '../worker/run';
 

@@ -6,13 +6,13 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { TagshipConfig } from '../src/config';
-import { startRelease, type StartedRelease } from '../src/release-client';
-import { liveStatus } from '../src/release-status';
-import { findTool } from '../src/stack/tools';
-import { freePort } from '../src/stack/service';
-import { startRegistry, type LocalRegistry } from '../src/stack/registry';
-import { retryUpdate } from '../workflows/operator';
+import type { TagshipConfig } from '../src/config/schema';
+import { startRelease, type StartedRelease } from '../src/client/release-client';
+import { liveStatus } from '../src/client/status';
+import { findTool } from '../activities/lib/tools';
+import { freePort } from '../src/dev/stack/service';
+import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
+import { retryUpdate } from '../src/contract/messages';
 import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
 
 /** The UI renders user markdown in sandboxed frames; waits until one of them shows `text`. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { tools } from '../src/stack/tools';
+import { tools } from '../activities/lib/tools';
 import { exampleCopier, PYPROJECT_FILES } from './support/example-copies';
 
 const BIN = fileURLToPath(new URL('../bin/tagship.js', import.meta.url));

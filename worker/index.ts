@@ -1,5 +1,5 @@
 // Worker entry point for `node --import tsx worker/index.ts` (the compose file uses `tagship worker`).
-import { DEFAULT_TASK_QUEUE, settingsFromEnv } from '../src/worker-settings';
+import { DEFAULT_TASK_QUEUE, settingsFromEnv } from '../activities/lib/settings';
 import { runWorker } from './run';
 
 await runWorker({

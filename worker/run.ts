@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { dataConverter } from '../src/codec/data-converter';
-import type { WorkerSettings } from '../src/worker-settings';
+import type { WorkerSettings } from '../activities/lib/settings';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 

@@ -13,10 +13,10 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
-import type { TagshipConfig } from '../src/config';
-import type { BuiltPackage, PublishedImage, PublishedPackage, ReleaseInput, ReleaseSummary } from '../src/release-types';
-import { abortSignal, abortUpdate, retrySignal, retryUpdate, skipSignal, skipUpdate, statusQuery } from './operator';
-import { oidcTokenSignal, startReleaseSignal } from './signals';
+import type { TagshipConfig } from '../src/config/schema';
+import type { BuiltPackage, PublishedImage, PublishedPackage, ReleaseInput, ReleaseSummary } from '../src/contract/release';
+import { abortSignal, abortUpdate, retrySignal, retryUpdate, skipSignal, skipUpdate, statusQuery } from '../src/contract/messages';
+import { oidcTokenSignal, startReleaseSignal } from '../src/contract/messages';
 import { GITHUB_RELEASE_STEP, StepBoard, stepNames } from './step-board';
 
 type Activities = ReturnType<typeof activities.createActivities>;

@@ -6,8 +6,8 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { RetagLatestResult } from '../activities/retag-latest';
-import type { TagshipConfig } from '../src/config';
-import { isStable, parseVersion } from '../src/version';
+import type { TagshipConfig } from '../src/config/schema';
+import { isStable, parseVersion } from '../src/contract/version';
 
 type Activities = ReturnType<typeof activities.createActivities>;
 

@@ -2,10 +2,10 @@
 // shown live in the UI as a markdown table (current details), mirrored into the TagshipStatus
 // search attribute. Operator decisions (retry/skip) arrive here and wake the waiting step.
 import { condition, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { TagshipConfig } from '../src/config';
-import type { ReleaseStatus, StepState, StepStatus } from '../src/release-types';
-import { TAGSHIP_STATUS } from '../src/search-attributes';
-import { STEP_ICON as ICON } from '../src/step-icons';
+import type { TagshipConfig } from '../src/config/schema';
+import type { ReleaseStatus, StepState, StepStatus } from '../src/contract/release';
+import { TAGSHIP_STATUS } from '../src/contract/search-attributes';
+import { STEP_ICON as ICON } from '../src/contract/step-icons';
 
 export type Decision = 'retry' | 'skip';
 

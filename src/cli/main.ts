@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The tagship command line. Each command group lives in its own module and registers itself here.
 import { Command, CommanderError } from 'commander';
-import { registerDevCommand } from './dev-command';
+import { registerDevCommand } from '../dev/dev-command';
 import { registerReleaseCommands } from './release-command';
 import { registerServerCommand } from './server-command';
 import { registerSetupCommand } from './setup-command';

@@ -3,11 +3,11 @@
 import type { Command } from 'commander';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config';
-import { connectClient, releaseIdentity, targetFromEnv } from '../release-client';
-import { formatStatusTable, liveStatus, updateErrorMessage } from '../release-status';
-import { TAGSHIP_STATUS } from '../search-attributes';
-import { abortUpdate, retryUpdate, skipUpdate } from '../../workflows/operator';
+import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config/schema';
+import { connectClient, releaseIdentity, targetFromEnv } from '../client/release-client';
+import { formatStatusTable, liveStatus, updateErrorMessage } from '../client/status';
+import { TAGSHIP_STATUS } from '../contract/search-attributes';
+import { abortUpdate, retryUpdate, skipUpdate } from '../contract/messages';
 
 /** The operator's reason, when the release has ended aborted; undefined otherwise. */
 async function abortOutcome(handle: WorkflowHandle): Promise<string | undefined> {

@@ -1,9 +1,9 @@
 // `tagship release start`: start (or join) the release of a tag and optionally follow it.
 import { CommanderError, type Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
-import { CONFIG_FILE, loadConfigOption } from '../config';
-import { connectClient, followRelease, startRelease, TagRefError, tagFromRef, targetFromEnv, workflowUiLink } from '../release-client';
-import { formatStep, formatSummary } from '../summary-format';
+import { CONFIG_FILE, loadConfigOption } from '../config/schema';
+import { connectClient, followRelease, startRelease, TagRefError, tagFromRef, targetFromEnv, workflowUiLink } from '../client/release-client';
+import { formatStep, formatSummary } from '../client/summary-format';
 import { registerOperatorCommands } from './operator-commands';
 
 function causeChain(err: unknown): string {

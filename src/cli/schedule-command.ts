@@ -1,9 +1,9 @@
 // `tagship schedule apply|show|pause|unpause|trigger|delete`: the scheduled re-publish of -latest.
 import type { Command } from 'commander';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config';
-import { applySchedule, describeSchedule, scheduleId } from '../latest-schedule';
-import { connectClient, targetFromEnv } from '../release-client';
+import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config/schema';
+import { applySchedule, describeSchedule, scheduleId } from '../client/schedules';
+import { connectClient, targetFromEnv } from '../client/release-client';
 
 async function withSchedule(opts: { config?: string }, fn: (client: Client, config: TagshipConfig, taskQueue: string) => Promise<void>): Promise<void> {
   const config = await loadConfigOption(opts.config);

@@ -1,7 +1,7 @@
 // `tagship setup`: one-time namespace preparation for a production cluster (idempotent).
 import type { Command } from 'commander';
-import { ensureSearchAttributes } from '../namespace-setup';
-import { connectClient, targetFromEnv } from '../release-client';
+import { ensureSearchAttributes } from '../client/namespace-setup';
+import { connectClient, targetFromEnv } from '../client/release-client';
 
 export function registerSetupCommand(program: Command): void {
   program

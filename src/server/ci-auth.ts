@@ -4,7 +4,7 @@
 // time and never echoed.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import type { TagshipConfig } from '../config';
+import type { TagshipConfig } from '../config/schema';
 import { repoKey } from './webhook';
 
 export interface CiAuthOptions {

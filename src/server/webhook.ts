@@ -2,8 +2,8 @@
 // a created `v*.*.*` tag on a configured repository starts its release; everything else is
 // ignored with a reason the delivery log shows.
 import { z } from 'zod';
-import type { TagshipConfig } from '../config';
-import { versionFromTag } from '../version';
+import type { TagshipConfig } from '../config/schema';
+import { versionFromTag } from '../contract/version';
 
 const pushPayload = z.object({
   ref: z.string(),

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { loadConfig, type TagshipConfig } from '../../src/config';
-import { createExampleRepo, EXAMPLE_DIR } from '../../src/demo/example-repo';
-import { connectClient, type TemporalTarget } from '../../src/release-client';
-import { configForStack, startEmbeddedStack, workerSettingsForStack, type EmbeddedStack } from '../../src/stack/embedded';
+import { loadConfig, type TagshipConfig } from '../../src/config/schema';
+import { createExampleRepo, EXAMPLE_DIR } from '../../src/dev/demo/example-repo';
+import { connectClient, type TemporalTarget } from '../../src/client/release-client';
+import { configForStack, startEmbeddedStack, workerSettingsForStack, type EmbeddedStack } from '../../src/dev/stack/embedded';
 import { createWorker } from '../../worker/run';
 
 export interface ReleaseEnv {

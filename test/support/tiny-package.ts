@@ -3,10 +3,10 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { storeArtifact } from '../../activities/artifact-store';
-import type { BuiltFile } from '../../src/release-types';
-import { tools } from '../../src/stack/tools';
-import type { WorkerSettings } from '../../src/worker-settings';
+import { storeArtifact } from '../../activities/lib/artifact-store';
+import type { BuiltFile } from '../../src/contract/release';
+import { tools } from '../../activities/lib/tools';
+import type { WorkerSettings } from '../../activities/lib/settings';
 
 export interface TinyPackageOptions {
   /** Build the wheel too (default: the sdist only). */

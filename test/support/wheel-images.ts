@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { PublishedWheel } from '../../activities/image-contents';
-import { tools } from '../../src/stack/tools';
+import type { PublishedWheel } from '../../activities/lib/image-contents';
+import { tools } from '../../activities/lib/tools';
 
 /** A one-package wheel; `extra` copies files (name → source path) into the package directory. */
 export async function buildWheel(

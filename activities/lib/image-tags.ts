@@ -1,0 +1,244 @@
+// Image tags from `[images] tags`. Templates with {version} name one release and are never moved;
+// the others are moving tags, each naming a family: every version that renders the same tag
+// (`{major}.{minor}-{variant}` → all 1.0.x). A moving tag follows the newest STABLE version of
+// its family and never moves backwards. The registry is the only record of what was released,
+// so candidates are read back from its tag list through the first {version} template.
+import { ApplicationFailure } from '@temporalio/common';
+import type { TagshipConfig } from '../../src/config/schema';
+import type { MovingTagDecision } from '../../src/contract/release';
+import { compareVersions, isStable, parseVersion, type ParsedVersion } from '../../src/contract/version';
+import type { Manifest, RegistryClient } from './registry-client';
+
+/** The part of the config tags depend on; a whole TagshipConfig will do. */
+export interface ImageTagsConfig {
+  readonly images: Pick<TagshipConfig['images'], 'tags'>;
+}
+
+const PLACEHOLDER = /\{(version|major|minor|patch|variant)\}/g;
+const RELEASE_PARTS = ['major', 'minor', 'patch'] as const;
+
+function isImmutableTemplate(template: string): boolean {
+  return template.includes('{version}');
+}
+
+export function immutableTemplates(config: ImageTagsConfig): string[] {
+  return [...new Set(config.images.tags.filter(isImmutableTemplate))];
+}
+
+export function movingTemplates(config: ImageTagsConfig): string[] {
+  return [...new Set(config.images.tags.filter((t) => !isImmutableTemplate(t)))];
+}
+
+/** Fills a template's placeholders; throws when it needs {major}/{minor}/{patch} of a non-version. */
+export function renderTag(template: string, version: string, variant: string): string {
+  let parsed: ParsedVersion | undefined;
+  return template.replace(PLACEHOLDER, (_, name: string) => {
+    if (name === 'version') return version;
+    if (name === 'variant') return variant;
+    parsed ??= parseVersion(version);
+    if (!parsed) throw new TypeError(`"${version}" is not a version, so "${template}" cannot be rendered`);
+    return String(parsed.release[RELEASE_PARTS.indexOf(name as (typeof RELEASE_PARTS)[number])]);
+  });
+}
+
+/** The tags a release pushes and never moves, in config order; the first is the one versions are read from. */
+export function immutableTags(config: ImageTagsConfig, variant: string, version: string): string[] {
+  return [...new Set(immutableTemplates(config).map((t) => renderTag(t, version, variant)))];
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Reads the version back out of a tag rendered from `template`, or undefined when it is not one. */
+function versionReader(template: string, variant: string): (tag: string) => ParsedVersion | undefined {
+  let seen = false;
+  const source = template
+    .split(/(\{(?:version|major|minor|patch|variant)\})/)
+    .map((piece) => {
+      switch (piece) {
+        case '{version}':
+          if (seen) return '\\k<v>';
+          seen = true;
+          return '(?<v>\\d[0-9a-z.]*)';
+        case '{major}':
+        case '{minor}':
+        case '{patch}':
+          return '\\d+';
+        case '{variant}':
+          return escapeRegExp(variant);
+        default:
+          return escapeRegExp(piece);
+      }
+    })
+    .join('');
+  const re = new RegExp(`^${source}$`);
+  return (tag) => {
+    const text = re.exec(tag)?.groups?.v;
+    const parsed = text === undefined ? undefined : parseVersion(text);
+    // The pattern cannot check that {major} etc. agree with {version}; rendering again can.
+    return parsed && renderTag(template, parsed.text, variant) === tag ? parsed : undefined;
+  };
+}
+
+function parsedInRegistry(tags: readonly string[], config: ImageTagsConfig, variant: string): ParsedVersion[] {
+  const first = immutableTemplates(config)[0];
+  if (first === undefined) return [];
+  const read = versionReader(first, variant);
+  return tags.flatMap((t) => read(t) ?? []).sort(compareVersions);
+}
+
+/** Every version (stable or not) of `variant` that has its first {version} tag among `tags`, oldest first. */
+export function versionsInRegistry(tags: readonly string[], config: ImageTagsConfig, variant: string): string[] {
+  return parsedInRegistry(tags, config, variant).map((v) => v.text);
+}
+
+/**
+ * A moving tag that some release's immutable tag also renders to (`{major}.{minor}.{patch}-{variant}`
+ * beside `{version}-{variant}` both give "1.0.18-core"): moving it would rewrite a release.
+ */
+function isSomeReleaseTag(tag: string, config: ImageTagsConfig, variant: string): boolean {
+  return immutableTemplates(config).some((t) => versionReader(t, variant)(tag) !== undefined);
+}
+
+function newest(versions: readonly ParsedVersion[]): ParsedVersion | undefined {
+  return versions.reduce<ParsedVersion | undefined>((best, v) => (best === undefined || compareVersions(v, best) > 0 ? v : best), undefined);
+}
+
+/** "1.0.x", "1.x", "1.0.18", or undefined for a family of every release. */
+function familyLabel(template: string, version: ParsedVersion): string | undefined {
+  const parts = RELEASE_PARTS.map((p, i) => (template.includes(`{${p}}`) ? String(version.release[i]) : 'x'));
+  while (parts.length > 1 && parts.at(-1) === 'x' && parts.at(-2) === 'x') parts.pop();
+  return parts.every((p) => p === 'x') ? undefined : parts.join('.');
+}
+
+function unstableKind(v: ParsedVersion): string | undefined {
+  if (v.pre) return 'pre-release';
+  if (v.dev !== undefined) return 'dev release';
+  return undefined;
+}
+
+function stableFamily(registry: readonly ParsedVersion[], template: string, variant: string, tag: string): ParsedVersion[] {
+  return registry.filter((v) => isStable(v) && renderTag(template, v.text, variant) === tag);
+}
+
+/** The newest stable version among `existingTags` whose tag for moving `template` is `version`'s. */
+export function newestInFamily(existingTags: readonly string[], config: ImageTagsConfig, variant: string, template: string, version: string): string | undefined {
+  const tag = renderTag(template, version, variant);
+  return newest(stableFamily(parsedInRegistry(existingTags, config, variant), template, variant, tag))?.text;
+}
+
+interface TemplateDecision extends MovingTagDecision {
+  readonly template: string;
+}
+
+function decide(existingTags: readonly string[], config: ImageTagsConfig, variant: string, version: string): TemplateDecision[] {
+  const parsed = parseVersion(version);
+  if (!parsed) throw new TypeError(`"${version}" is not a version`);
+  const registry = parsedInRegistry(existingTags, config, variant);
+  const seen = new Set<string>();
+  const decisions: TemplateDecision[] = [];
+  for (const template of movingTemplates(config)) {
+    const tag = renderTag(template, version, variant);
+    if (seen.has(tag)) continue;
+    seen.add(tag);
+    const label = familyLabel(template, parsed);
+    const kind = unstableKind(parsed);
+    let moved = false;
+    let reason: string;
+    if (isSomeReleaseTag(tag, config, variant)) {
+      reason = `${tag} is also a release's own tag; it is never moved`;
+    } else if (kind) {
+      reason = `${version} is a ${kind}; ${tag} only follows stable releases`;
+    } else {
+      // This release's own tag is in the list (it was pushed first); only the others can outrank it.
+      const other = newest(stableFamily(registry, template, variant, tag).filter((v) => compareVersions(v, parsed) !== 0));
+      moved = other === undefined || compareVersions(parsed, other) > 0;
+      if (other === undefined) reason = `first stable ${label ? `${label} ` : ''}release of ${variant}`;
+      else if (moved) reason = `${version} is the newest stable ${label ?? 'release'}`;
+      else reason = `${other.text} is newer; ${tag} never moves backwards`;
+    }
+    decisions.push({ template, tag, moved, reason });
+  }
+  return decisions;
+}
+
+/** For every moving tag of this release: whether it moves to `version`, given the registry's tags. */
+export function decideMovingTags(existingTags: readonly string[], config: ImageTagsConfig, variant: string, version: string): MovingTagDecision[] {
+  return decide(existingTags, config, variant, version).map(({ tag, moved, reason }) => ({ tag, moved, reason }));
+}
+
+export interface MovingTagTarget {
+  readonly template: string;
+  readonly tag: string;
+  /** The newest stable version of the tag's family in the registry. */
+  readonly version: string;
+  /** e.g. "the newest stable 1.0.x". */
+  readonly why: string;
+}
+
+/** Where every moving tag with a stable release in the registry belongs: one per template and family. */
+export function movingTagTargets(existingTags: readonly string[], config: ImageTagsConfig, variant: string): MovingTagTarget[] {
+  const stable = parsedInRegistry(existingTags, config, variant).filter(isStable);
+  const targets = new Map<string, MovingTagTarget>();
+  for (const template of movingTemplates(config)) {
+    // Ascending order, so the last version seen per tag is the family's newest.
+    const byTag = new Map<string, ParsedVersion>();
+    for (const v of stable) byTag.set(renderTag(template, v.text, variant), v);
+    for (const [tag, v] of byTag) {
+      if (targets.has(tag) || isSomeReleaseTag(tag, config, variant)) continue;
+      targets.set(tag, { template, tag, version: v.text, why: `the newest stable ${familyLabel(template, v) ?? 'release'}` });
+    }
+  }
+  return [...targets.values()];
+}
+
+/** The manifest of `version`'s first immutable tag, which every copy of it is taken from. */
+export async function releaseManifest(client: RegistryClient, config: ImageTagsConfig, variant: string, version: string): Promise<Manifest> {
+  const tag = immutableTags(config, variant, version)[0]!;
+  const manifest = await client.getManifest(tag);
+  if (!manifest) throw ApplicationFailure.retryable(`${tag} vanished from the registry while moving tags`, 'ImageNotFound');
+  return manifest;
+}
+
+/**
+ * Written moving tags that a newer stable release of their family overtook meanwhile. Another
+ * release may list the registry before our push and write after us (backwards); every writer
+ * re-listing after its own writes means whoever writes last has seen the newest version.
+ */
+export async function overtaken(client: RegistryClient, config: ImageTagsConfig, variant: string, written: readonly { readonly template: string; readonly tag: string; readonly version: string }[]): Promise<{ tag: string; version: string }[]> {
+  if (written.length === 0) return [];
+  const tags = await client.listTags();
+  return written.flatMap((w) => {
+    const newer = newestInFamily(tags, config, variant, w.template, w.version);
+    return newer !== undefined && compareVersions(parseVersion(newer)!, parseVersion(w.version)!) > 0 ? [{ tag: w.tag, version: newer }] : [];
+  });
+}
+
+/**
+ * Moves this release's moving tags to `pushed` (its just-pushed, verified manifest) where it is the
+ * newest stable version of the tag's family, and returns why each did or did not move. Lists the
+ * tags after the push, so a release that finished meanwhile is seen; throws a retryable
+ * `LatestMismatch` when a tag does not read back as what was written. Registry errors propagate
+ * (wrap in withRegistryFailures).
+ */
+export async function moveTags(client: RegistryClient, config: ImageTagsConfig, variant: string, version: string, pushed: Manifest): Promise<MovingTagDecision[]> {
+  const decisions = decide(await client.listTags(), config, variant, version);
+  const moving = decisions.filter((d) => d.moved);
+  for (const d of moving) await client.putManifest(d.tag, pushed);
+  const expected = new Map(moving.map((d) => [d.tag, pushed.digest]));
+  const reasons = new Map<string, string>();
+  for (const o of await overtaken(client, config, variant, moving.map((d) => ({ ...d, version })))) {
+    const source = await releaseManifest(client, config, variant, o.version);
+    await client.putManifest(o.tag, source);
+    expected.set(o.tag, source.digest);
+    reasons.set(o.tag, `${o.version} was released meanwhile; ${o.tag} follows it`);
+  }
+  for (const [tag, digest] of expected) {
+    const readBack = await client.getManifest(tag);
+    if (readBack?.digest !== digest) {
+      throw ApplicationFailure.retryable(`${tag} reads back as ${readBack?.digest ?? 'missing'}, expected ${digest}`, 'LatestMismatch');
+    }
+  }
+  return decisions.map(({ tag, moved, reason }) => (reasons.has(tag) ? { tag, moved: false, reason: reasons.get(tag)! } : { tag, moved, reason }));
+}

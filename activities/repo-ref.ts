@@ -1,8 +1,0 @@
-import type { TagshipConfig } from '../src/config';
-import type { RepoRef } from './git-checkout';
-
-/** Where workers fetch the repository from: the configured URL, else its GitHub address. */
-export function repoRef(config: Pick<TagshipConfig, 'repository'>): RepoRef {
-  const { owner, name, url } = config.repository;
-  return { owner, name, url: url ?? `https://github.com/${owner}/${name}.git` };
-}
