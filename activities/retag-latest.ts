@@ -5,7 +5,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { compareVersions, parseVersion } from '../src/contract/version';
-import { ConfigError, upgradeConfig, type TagshipConfig } from '../src/config/schema';
+import { ConfigError, type TagshipConfig } from '../src/config/schema';
+import { upgradeConfig } from '../src/config/upgrade';
 import type { WorkerSettings } from './lib/settings';
 import { movingTagTargets, movingTemplates, overtaken, releaseManifest } from './lib/image-tags';
 import { registryFor, withRegistryFailures, type Manifest } from './lib/registry-client';

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../src/config/schema';
+import { loadConfig } from '../src/config/load';
 import { createExampleRepo, EXAMPLE_DIR, tagVersion } from '../src/dev/demo/example-repo';
 import { connectClient, startRelease, stepEvents } from '../src/client/release-client';
 import { configForStack, startEmbeddedStack, workerSettingsForStack } from '../src/dev/stack/embedded';

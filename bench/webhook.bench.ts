@@ -2,7 +2,7 @@
 // real Temporal dev server: redeliveries of a tag that is already releasing (each one looks up the
 // running workflow), ignored events (branch pushes), and bad signatures (rejected before parsing).
 import { createHmac, randomBytes } from 'node:crypto';
-import { parseConfig } from '../src/config/schema';
+import { parseConfig } from '../src/config/load';
 import { generateKeySpec, parseKeyRing } from '../src/codec/encryption-codec';
 import { connectClient } from '../src/client/release-client';
 import { buildServer } from '../src/server/app';

@@ -8,10 +8,10 @@ import { buildahBuildArgs, buildahGlobal, buildahPushArgs, registriesConf } from
 import { dockerBuildxArgs, dockerSmokeBuildArgs, dockerSmokeRunArgs } from '../activities/lib/buildx-builder';
 import { planImage } from '../activities/lib/image-plan';
 import { builderEnv } from '../activities/lib/builder-process';
-import { parseConfig } from '../src/config/schema';
+import { parseConfig } from '../src/config/load';
 import { formatStatusTable } from '../src/client/status';
 import { formatStep } from '../src/client/summary-format';
-import { settingsFromEnv } from '../activities/lib/settings';
+import { settingsFromEnv } from '../worker/settings';
 
 const COMMIT = 'a'.repeat(40);
 

@@ -6,7 +6,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { parseConfig } from '../src/config/schema';
+import { parseConfig } from '../src/config/load';
 import type { ReleaseStatus, ReleaseSummary } from '../src/contract/release';
 import { abortUpdate, oidcTokenSignal, retrySignal, retryUpdate, skipUpdate, statusQuery } from '../src/contract/messages';
 import { tools } from '../activities/lib/tools';

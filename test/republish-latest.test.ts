@@ -13,7 +13,8 @@ import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@t
 import { createActivities } from '../activities';
 import { immutableTags, moveTags } from '../activities/lib/image-tags';
 import { parseImageRepository, RegistryClient, type Manifest } from '../activities/lib/registry-client';
-import { parseConfig, type TagshipConfig } from '../src/config/schema';
+import { parseConfig } from '../src/config/load';
+import type { TagshipConfig } from '../src/config/schema';
 import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { tools } from '../activities/lib/tools';
 import { compareVersions, parseVersion } from '../src/contract/version';

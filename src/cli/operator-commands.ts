@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config/schema';
+import { CONFIG_FILE, loadConfigOption } from '../config/load';
+import type { TagshipConfig } from '../config/schema';
 import { connectClient, releaseIdentity, targetFromEnv } from '../client/release-client';
 import { formatStatusTable, liveStatus, updateErrorMessage } from '../client/status';
 import { TAGSHIP_STATUS } from '../contract/search-attributes';

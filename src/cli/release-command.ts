@@ -1,7 +1,7 @@
 // `tagship release start`: start (or join) the release of a tag and optionally follow it.
 import { CommanderError, type Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
-import { CONFIG_FILE, loadConfigOption } from '../config/schema';
+import { CONFIG_FILE, loadConfigOption } from '../config/load';
 import { connectClient, followRelease, startRelease, TagRefError, tagFromRef, targetFromEnv, workflowUiLink } from '../client/release-client';
 import { formatStep, formatSummary } from '../client/summary-format';
 import { registerOperatorCommands } from './operator-commands';

@@ -1,7 +1,8 @@
 // `tagship schedule apply|show|pause|unpause|trigger|delete`: the scheduled re-publish of -latest.
 import type { Command } from 'commander';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import { CONFIG_FILE, loadConfigOption, type TagshipConfig } from '../config/schema';
+import { CONFIG_FILE, loadConfigOption } from '../config/load';
+import type { TagshipConfig } from '../config/schema';
 import { applySchedule, describeSchedule, scheduleId } from '../client/schedules';
 import { connectClient, targetFromEnv } from '../client/release-client';
 

@@ -1,7 +1,7 @@
 // `tagship server`: the HTTP front door (GitHub webhook, CI API, codec endpoint, health probes).
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/schema';
+import { loadConfig } from '../config/load';
 import { connectClient, targetFromEnv } from '../client/release-client';
 import { hashToken } from '../server/ci-auth';
 import { buildServer } from '../server/app';

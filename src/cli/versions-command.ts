@@ -1,7 +1,7 @@
 // `tagship versions check|set`: the seed's scripts/set_version.py and its CI version check.
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CONFIG_FILE, loadConfig } from '../config/schema';
+import { CONFIG_FILE, loadConfig } from '../config/load';
 import { MissingToolError, tools } from '../../activities/lib/tools';
 import { StaleLockError, findLockFiles, refreshCommand, relock } from './uv-lock';
 import { VersionError, checkVersions, describeDynamic, setVersions } from '../../activities/lib/versions';

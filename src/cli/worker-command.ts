@@ -1,7 +1,7 @@
 // `tagship worker`: run a worker against a Temporal server (see README for the environment).
 import type { Command } from 'commander';
 import { targetFromEnv } from '../client/release-client';
-import { settingsFromEnv } from '../../activities/lib/settings';
+import { settingsFromEnv } from '../../worker/settings';
 import { runWorker } from '../../worker/run';
 
 export function registerWorkerCommand(program: Command): void {

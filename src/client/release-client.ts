@@ -4,7 +4,8 @@ import { ActivityFailure, ApplicationFailure, defaultPayloadConverter } from '@t
 // @temporalio/proto is CommonJS without statically detectable named exports: import the whole module.
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
-import { releaseWorkflowId, type TagshipConfig } from '../config/schema';
+import { DEFAULT_TASK_QUEUE, releaseWorkflowId, repositorySlug, tagWorkflowId } from '../contract/workflow-ids';
+import type { TagshipConfig } from '../config/schema';
 import type { ReleaseInput, ReleaseSummary } from '../contract/release';
 import { dataConverter } from '../codec/data-converter';
 import type { LoadedDataConverter } from '@temporalio/common';
@@ -30,7 +31,7 @@ export function targetFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalTar
   return {
     address: env.TAGSHIP_TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     namespace: env.TAGSHIP_NAMESPACE ?? 'default',
-    taskQueue: env.TAGSHIP_TASK_QUEUE ?? 'tagship',
+    taskQueue: env.TAGSHIP_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     uiUrl: env.TAGSHIP_UI_URL ?? 'http://127.0.0.1:8233',
     ...(codec ? { codec } : {}),
   };
@@ -59,7 +60,7 @@ export interface StartedRelease {
 
 /** What the Temporal UI shows and filters on: a one-line summary and tagship's search attributes. */
 function releaseMetadata(config: TagshipConfig, version: string, dryRun: boolean) {
-  const repo = `${config.repository.owner}/${config.repository.name}`;
+  const repo = repositorySlug(config);
   return {
     staticSummary: `${dryRun ? 'Dry run of' : 'Release'} ${repo} v${version}: ${config.packages.length} packages, ${config.variants.length} images`,
     staticDetails: [
@@ -78,7 +79,7 @@ function releaseMetadata(config: TagshipConfig, version: string, dryRun: boolean
 export function releaseIdentity(config: TagshipConfig, tag: string, dryRun = false): { version: string; workflowId: string } {
   const version = versionFromTag(tag);
   if (version === undefined) throw new InvalidTagError(badTagMessage(tag));
-  return { version, workflowId: releaseWorkflowId(config, version) + (dryRun ? '/dry-run' : '') };
+  return { version, workflowId: releaseWorkflowId(config, version, dryRun) };
 }
 
 /** What start and signal-with-start share: task queue, input, UI metadata and the id reuse rule. */
@@ -182,12 +183,11 @@ export async function tagFromRef(
     ...(opts.version !== undefined ? { version: opts.version } : {}),
     ...(opts.expectedCommit !== undefined ? { expectedCommit: opts.expectedCommit } : {}),
   };
-  // Requests that could tag differently never share a run: the version and commit asked for are part of the id.
-  const qualifiers = [opts.version !== undefined ? `@${opts.version}` : '', opts.expectedCommit !== undefined ? `#${opts.expectedCommit}` : ''].join('');
   try {
     return await client.workflow.execute('tagRef', {
       taskQueue: target.taskQueue,
-      workflowId: `tag/${config.repository.owner}/${config.repository.name}/${ref}${qualifiers}`,
+      // Requests that could tag differently never share a run: the version and commit asked for are part of the id.
+      workflowId: tagWorkflowId(config, ref, opts.version, opts.expectedCommit),
       args: [input],
       // Two requests for the same ref at once share one run; a finished one may run again.
       workflowIdConflictPolicy: 'USE_EXISTING',

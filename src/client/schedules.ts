@@ -3,9 +3,10 @@
 import { createHash } from 'node:crypto';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { TagshipConfig } from '../config/schema';
+import { latestScheduleId, republishWorkflowId } from '../contract/workflow-ids';
 
 export function scheduleId(config: TagshipConfig): string {
-  return `tagship-latest/${config.repository.owner}/${config.repository.name}`;
+  return latestScheduleId(config);
 }
 
 function fingerprint(config: TagshipConfig): string {
@@ -16,7 +17,7 @@ function action(config: TagshipConfig, taskQueue: string) {
   return {
     type: 'startWorkflow' as const,
     workflowType: 'republishLatest',
-    workflowId: `republish-latest/${config.repository.owner}/${config.repository.name}`,
+    workflowId: republishWorkflowId(config),
     taskQueue,
     args: [{ config }],
     memo: { tagshipFingerprint: fingerprint(config), cron: config.schedule.republish_latest },

@@ -1,9 +1,6 @@
-// tagship.toml: what to release and where. Defaults reproduce Open Ticket AI's release (the seed),
-// so an empty file describes that monorepo; every key a user sets is checked, and errors name the
-// key and the file.
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import TOML from '@iarna/toml';
+// The shape of tagship.toml: what to release and where, every key checked. Defaults reproduce Open
+// Ticket AI's release (the seed), so an empty file describes that monorepo. Pure: no file access, so
+// the planner and the workflow-safe contract can use its types.
 import { z } from 'zod';
 
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
@@ -232,65 +229,10 @@ export type TagshipConfig = z.output<typeof configSchema>;
 export type PackageConfig = TagshipConfig['packages'][number];
 export type VariantConfig = TagshipConfig['variants'][number];
 
-export const CONFIG_FILE = 'tagship.toml';
-
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
+export function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('') || '(top level)';
-}
-
-/** Parses tagship.toml text; `source` names the file in errors. */
-export function parseConfig(text: string, source: string): TagshipConfig {
-  let raw: unknown;
-  try {
-    raw = TOML.parse(text);
-  } catch (err) {
-    const e = err as { line?: number; col?: number; message: string };
-    const where = e.line !== undefined ? `:${e.line + 1}:${(e.col ?? 0) + 1}` : '';
-    throw new ConfigError(`${source}${where}: invalid TOML: ${e.message.split('\n')[0]}`);
-  }
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
-    throw new ConfigError(`${source}: invalid configuration:\n${lines.join('\n')}`);
-  }
-  return result.data;
-}
-
-/** Reads a config file; a missing file gives the defaults only when `optional`. */
-export async function loadConfig(file: string, { optional = false } = {}): Promise<TagshipConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      if (optional) return parseConfig('', file);
-      throw new ConfigError(`${file}: configuration file not found`);
-    }
-    throw err;
-  }
-  return parseConfig(text, file);
-}
-
-/**
- * A config snapshot from workflow history, with every key added since it was recorded filled in
- * with its default: releases started by an older tagship run on with today's activities.
- */
-export function upgradeConfig(snapshot: TagshipConfig): TagshipConfig {
-  const result = configSchema.safeParse(snapshot);
-  if (!result.success) throw new ConfigError(`the release's configuration snapshot no longer parses: ${result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
-  return result.data;
-}
-
-/** What `--config FILE` means for the CLI: that file must exist; without it ./tagship.toml, or the seed's defaults. */
-export async function loadConfigOption(file: string | undefined): Promise<TagshipConfig> {
-  return loadConfig(resolve(file ?? CONFIG_FILE), { optional: file === undefined });
-}
-
-/** The workflow id of a release: one per repository and version, so redeliveries never start twice. */
-export function releaseWorkflowId(cfg: Pick<TagshipConfig, 'repository'>, version: string): string {
-  return `release/${cfg.repository.owner}/${cfg.repository.name}/v${version}`;
 }

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startEmbeddedStack, workerSettingsForStack } from './stack/embedded';
-import { DEFAULT_TASK_QUEUE } from '../../activities/lib/settings';
+import { DEFAULT_TASK_QUEUE } from '../contract/workflow-ids';
 import { runWorker } from '../../worker/run';
 
 export function registerDevCommand(program: Command): void {

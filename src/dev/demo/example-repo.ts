@@ -3,7 +3,7 @@
 import { cp, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { loadConfig, CONFIG_FILE } from '../../config/schema';
+import { loadConfig, CONFIG_FILE } from '../../config/load';
 import { tools } from '../../../activities/lib/tools';
 import { setVersions } from '../../../activities/lib/versions';
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../../config/schema';
+import { loadConfig } from '../../config/load';
 import { connectClient, followRelease, startRelease } from '../../client/release-client';
 import { configForStack, startEmbeddedStack, workerSettingsForStack } from '../stack/embedded';
 import { formatStep, formatSummary } from '../../client/summary-format';
