@@ -21,16 +21,8 @@ import { readDistMetadata } from './lib/dist-metadata';
 import { reconcileWithIndex } from './lib/earlier-uploads';
 import { commitTime, ensureCheckout } from './lib/git-checkout';
 import { repoRef } from './lib/repo-ref';
-
-export interface BuildPackageInput {
-  readonly config: TagshipConfig;
-  readonly tag: string;
-  readonly commit: string;
-  readonly version: string;
-  readonly package: string;
-  /** Nothing will be uploaded: the index is not consulted about earlier uploads. */
-  readonly dryRun?: boolean;
-}
+import type { BuildPackageInput } from '../src/contract/activities';
+import { failure } from '../src/contract/failures';
 
 /** PEP 625 / wheel file-name form of a project name. */
 export function distributionStem(name: string): string {
@@ -47,7 +39,7 @@ export function classifyDistributions(files: readonly string[], name: string, ve
   if (wheels.length === 0) problems.push('no wheel was built');
   for (const w of wheels) if (!w.startsWith(`${stem}-`)) problems.push(`wheel ${w} is not named for ${name} ${version}`);
   if (problems.length > 0) {
-    throw ApplicationFailure.nonRetryable(`build of ${name} ${version} produced unexpected files: ${problems.join('; ')}`, 'BuildOutputMismatch');
+    throw failure('BuildOutputMismatch', `build of ${name} ${version} produced unexpected files: ${problems.join('; ')}`);
   }
   return [...sdists.map((filename) => ({ filename, kind: 'sdist' as const })), ...wheels.sort().map((filename) => ({ filename, kind: 'wheel' as const }))];
 }
@@ -85,16 +77,16 @@ async function checkBuiltVersions(dir: string, files: readonly string[], name: s
   const wrong: string[] = [];
   for (const f of files) {
     const meta = await readDistMetadata(join(dir, f)).catch((err: Error) => {
-      throw ApplicationFailure.nonRetryable(`build of ${name} produced an unreadable distribution: ${err.message}`, 'BuildOutputMismatch');
+      throw failure('BuildOutputMismatch', `build of ${name} produced an unreadable distribution: ${err.message}`);
     });
     if (meta.version !== version) wrong.push(`${f} (${f.endsWith('.whl') ? 'METADATA' : 'PKG-INFO'}) says ${meta.version}`);
   }
   if (wrong.length === 0) return;
   const found = wrong[0]!.replace(/^.* says /, '');
   const how = dynamic ? `its version is ${dynamic.fromTag ? 'taken from the git tag' : 'computed'} by ${dynamic.backend}` : 'its pyproject.toml version';
-  throw ApplicationFailure.nonRetryable(
-    `ERROR: Tag version (${version}) doesn't match package version (${found})\n  package ${name} (${how}): ${wrong.join('; ')}`,
+  throw failure(
     'VersionMismatch',
+    `ERROR: Tag version (${version}) doesn't match package version (${found})\n  package ${name} (${how}): ${wrong.join('; ')}`,
   );
 }
 
@@ -104,7 +96,7 @@ async function readDynamic(checkout: string, path: string): Promise<DynamicVersi
     return readProject(await readFile(join(checkout, file), 'utf8'), file).dynamic;
   } catch (err) {
     // Validate already read this file at this commit; it cannot have become unreadable.
-    throw ApplicationFailure.nonRetryable((err as Error).message, 'VersionMismatch');
+    throw failure('VersionMismatch', (err as Error).message);
   }
 }
 
@@ -128,14 +120,14 @@ async function freshBuild(settings: WorkerSettings, input: BuildPackageInput, pk
   });
   if (built.exitCode !== 0) {
     // A build that fails on the validated commit fails the same way every time.
-    throw ApplicationFailure.nonRetryable(`uv build of ${pkg.name} failed (exit ${built.exitCode}):\n${lastLines(built.output, 15)}`, 'BuildFailed');
+    throw failure('BuildFailed', `uv build of ${pkg.name} failed (exit ${built.exitCode}):\n${lastLines(built.output, 15)}`);
   }
   const names = (await readdir(out)).filter((f) => f.endsWith('.tar.gz') || f.endsWith('.whl'));
   await checkBuiltVersions(out, names, pkg.name, input.version, dynamic);
   const files = classifyDistributions(names, pkg.name, input.version);
   const check = await execa(tools.twine(), ['check', ...files.map((f) => join(out, f.filename))], { reject: false, stdin: 'ignore', all: true, env: { NO_COLOR: '1' } });
   if (check.exitCode !== 0) {
-    throw ApplicationFailure.nonRetryable(`metadata check of ${pkg.name} failed:\n${lastLines(check.all ?? '', 15)}`, 'MetadataInvalid');
+    throw failure('MetadataInvalid', `metadata check of ${pkg.name} failed:\n${lastLines(check.all ?? '', 15)}`);
   }
   return files;
 }
@@ -151,7 +143,7 @@ async function storeAll(artifactDir: string, files: readonly { filename: string;
 
 export async function buildPackage(settings: WorkerSettings, input: BuildPackageInput): Promise<BuiltPackage> {
   const pkg = input.config.packages.find((p) => p.name === input.package);
-  if (!pkg) throw ApplicationFailure.nonRetryable(`package ${input.package} is not in the configuration`, 'UnknownPackage');
+  if (!pkg) throw failure('UnknownPackage', `package ${input.package} is not in the configuration`);
   const repo = repoRef(input.config);
   const key: BuildKey = { owner: repo.owner, repo: repo.name, commit: input.commit, package: pkg.name, version: input.version };
   const out = await mkdtemp(join(tmpdir(), 'tagship-build-'));

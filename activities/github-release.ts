@@ -5,33 +5,12 @@
 import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config/schema';
 import { isStable, parseVersion, tagForVersion } from '../src/contract/version';
 import type { WorkerSettings } from './lib/settings';
 import { isLatestRelease, releaseHistory, renderReleaseNotes } from './lib/release-notes';
 import { repoRef } from './lib/repo-ref';
-
-export interface GitHubReleaseInput {
-  readonly config: TagshipConfig;
-  readonly tag: string;
-  readonly version: string;
-  readonly commit: string;
-  readonly files: readonly { readonly filename: string; readonly sha256: string }[];
-  readonly images: readonly {
-    readonly variant: string;
-    readonly tags: readonly string[];
-    readonly digest: string;
-    readonly platforms?: readonly { readonly platform: string; readonly digest: string }[];
-  }[];
-}
-
-export interface GitHubReleaseResult {
-  readonly id: number;
-  readonly url: string;
-  readonly created: boolean;
-  readonly assetsUploaded: readonly string[];
-  readonly assetsUnchanged: readonly string[];
-}
+import type { GitHubReleaseConfig, GitHubReleaseInput, GitHubReleaseResult } from '../src/contract/activities';
+import { failure } from '../src/contract/failures';
 
 export const SHA256SUMS_ASSET = 'SHA256SUMS';
 export const IMAGES_ASSET = 'images.txt';
@@ -90,7 +69,7 @@ class GitHub {
   readonly repository: string;
 
   constructor(
-    readonly config: TagshipConfig,
+    readonly config: GitHubReleaseConfig,
     private readonly token: string,
   ) {
     this.repository = `${config.repository.owner}/${config.repository.name}`;
@@ -127,23 +106,23 @@ class GitHub {
     const r = this.repository;
     if (rateLimited(err)) return new Error(this.redact(`GitHub ${what} for ${r}: rate limited (HTTP ${err.status}: ${said})`));
     if (err.status === 401 || err.status === 403) {
-      return ApplicationFailure.nonRetryable(
-        this.redact(`GitHub rejected TAGSHIP_GITHUB_TOKEN for ${what} on ${r} (HTTP ${err.status}: ${said}); the token needs \`contents: write\` on ${r}`),
+      return failure(
         'GitHubAuthRejected',
+        this.redact(`GitHub rejected TAGSHIP_GITHUB_TOKEN for ${what} on ${r} (HTTP ${err.status}: ${said}); the token needs \`contents: write\` on ${r}`),
       );
     }
     if (err.status === 404) {
-      return ApplicationFailure.nonRetryable(
-        this.redact(`GitHub repository ${r} not found at ${api} during ${what} (or TAGSHIP_GITHUB_TOKEN cannot see it); check [repository] owner and name`),
+      return failure(
         'GitHubRepositoryNotFound',
+        this.redact(`GitHub repository ${r} not found at ${api} during ${what} (or TAGSHIP_GITHUB_TOKEN cannot see it); check [repository] owner and name`),
       );
     }
-    if (err.status === 422) return ApplicationFailure.nonRetryable(this.redact(`GitHub rejected ${what} on ${r}: ${said}`), 'GitHubRejected');
+    if (err.status === 422) return failure('GitHubRejected', this.redact(`GitHub rejected ${what} on ${r}: ${said}`));
     // 5xx, octokit's 500 for a network failure, 408 and 409 are worth another attempt.
     if (err.status >= 500 || err.status === 408 || err.status === 409) {
       return new Error(this.redact(`GitHub ${what} for ${r} failed (HTTP ${err.status}: ${said})`));
     }
-    return ApplicationFailure.nonRetryable(this.redact(`GitHub rejected ${what} on ${r} (HTTP ${err.status}: ${said})`), 'GitHubRejected');
+    return failure('GitHubRejected', this.redact(`GitHub rejected ${what} on ${r} (HTTP ${err.status}: ${said})`));
   }
 }
 
@@ -167,14 +146,14 @@ export function uploadUrl(template: string, name: string): string {
 export async function publishGitHubRelease(settings: WorkerSettings, input: GitHubReleaseInput): Promise<GitHubReleaseResult> {
   const token = settings.githubToken;
   if (!token) {
-    throw ApplicationFailure.nonRetryable(
-      `no GitHub token on this worker: set TAGSHIP_GITHUB_TOKEN (a token with \`contents: write\` on ${input.config.repository.owner}/${input.config.repository.name}), or set github_release.enabled = false in tagship.toml to release without a GitHub Release`,
+    throw failure(
       'GitHubTokenMissing',
+      `no GitHub token on this worker: set TAGSHIP_GITHUB_TOKEN (a token with \`contents: write\` on ${input.config.repository.owner}/${input.config.repository.name}), or set github_release.enabled = false in tagship.toml to release without a GitHub Release`,
     );
   }
   const version = parseVersion(input.version);
   if (!version || tagForVersion(input.version) !== input.tag) {
-    throw ApplicationFailure.nonRetryable(`tag ${input.tag} does not name version ${input.version}`, 'InvalidTag');
+    throw failure('InvalidTag', `tag ${input.tag} does not name version ${input.version}`);
   }
 
   const repo = repoRef(input.config);

@@ -1,28 +1,46 @@
-// The worker's activities, bound to this worker's settings (paths and credentials stay out of
-// workflow payloads). Each one is small, idempotent, and takes and returns plain data.
+// The worker's activities, built over this worker's settings (paths and credentials stay out of
+// workflow payloads). One entry point per file beside this one; what they share is in ./lib.
+// Every input's config slice is brought up to today's shape here, once, so a release recorded by
+// an older tagship runs on with today's activities.
+import { ApplicationFailure } from '@temporalio/common';
+import { ConfigError } from '../src/config/schema';
+import { upgradeSlice } from '../src/config/upgrade';
+import type { ReleaseActivities } from '../src/contract/activities';
+import { buildPackage } from './build-package';
+import { publishGitHubRelease } from './github-release';
 import { DEFAULT_IMAGE_BUILDS, type WorkerSettings } from './lib/settings';
 import { BuildSlots } from './lib/build-slots';
-import { buildPackage, type BuildPackageInput } from './build-package';
-import { publishGitHubRelease, type GitHubReleaseInput } from './github-release';
 import { whileHeartbeating } from './lib/heartbeat';
-import { publishImage, type PublishImageInput } from './publish-image';
-import { publishPackage, type PublishPackageInput } from './publish-package';
-import { retagLatest, runningReleaseVersions, type RetagLatestInput } from './retag-latest';
-import { tagRelease, type TagReleaseInput } from './tag-release';
-import { validateRelease, type ValidateInput } from './validate-release';
-import { waitUntilVisible, type WaitVisibleInput } from './wait-visible';
+import { publishImage } from './publish-image';
+import { publishPackage } from './publish-package';
+import { retagLatest } from './retag-latest';
+import { runningReleaseVersions } from './running-releases';
+import { tagRelease } from './tag-release';
+import { validateRelease } from './validate-release';
+import { waitUntilVisible } from './wait-visible';
+import { failure } from '../src/contract/failures';
 
-export function createActivities(settings: WorkerSettings) {
+function upgraded<I extends { readonly config: object }>(input: I): I {
+  try {
+    return { ...input, config: upgradeSlice(input.config) };
+  } catch (err) {
+    // Retrying cannot fix a recorded snapshot; a new release (or `tagship schedule apply`) can.
+    if (err instanceof ConfigError) throw failure('ConfigError', err.message);
+    throw err;
+  }
+}
+
+export function createActivities(settings: WorkerSettings): ReleaseActivities {
   const imageSlots = new BuildSlots(settings.imageBuilds ?? DEFAULT_IMAGE_BUILDS);
   return {
-    validateRelease: (input: ValidateInput) => validateRelease(settings, input),
-    buildPackage: (input: BuildPackageInput) => whileHeartbeating(input.package, () => buildPackage(settings, input)),
-    publishPackage: (input: PublishPackageInput) => whileHeartbeating(input.package, () => publishPackage(settings, input)),
-    waitUntilVisible: (input: WaitVisibleInput) => waitUntilVisible(input),
-    publishImage: (input: PublishImageInput) => whileHeartbeating(input.variant, () => publishImage(settings, imageSlots, input)),
-    publishGitHubRelease: (input: GitHubReleaseInput) => publishGitHubRelease(settings, input),
-    retagLatest: (input: RetagLatestInput) => retagLatest(settings, input),
-    tagRelease: (input: TagReleaseInput) => tagRelease(settings, input),
-    runningReleaseVersions,
+    validateRelease: (input) => validateRelease(settings, upgraded(input)),
+    buildPackage: (input) => whileHeartbeating(input.package, () => buildPackage(settings, upgraded(input))),
+    publishPackage: (input) => whileHeartbeating(input.package, () => publishPackage(settings, upgraded(input))),
+    waitUntilVisible: (input) => waitUntilVisible(upgraded(input)),
+    publishImage: (input) => whileHeartbeating(input.variant, () => publishImage(settings, imageSlots, upgraded(input))),
+    publishGitHubRelease: (input) => publishGitHubRelease(settings, upgraded(input)),
+    retagLatest: (input) => retagLatest(settings, upgraded(input)),
+    runningReleaseVersions: (input) => runningReleaseVersions(upgraded(input)),
+    tagRelease: (input) => tagRelease(settings, upgraded(input)),
   };
 }

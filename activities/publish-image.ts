@@ -7,8 +7,6 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import TOML from '@iarna/toml';
-import { upgradeConfig } from '../src/config/upgrade';
-import type { TagshipConfig } from '../src/config/schema';
 import type { PublishedImage } from '../src/contract/release';
 import type { WorkerSettings } from './lib/settings';
 import { artifactPath, sha256File } from './lib/artifact-store';
@@ -20,14 +18,8 @@ import type { ExpectedPackage, PublishedWheel } from './lib/image-contents';
 import type { ProjectMetadata } from './lib/image-plan';
 import { repoRef } from './lib/repo-ref';
 import { downloadIndexFile, listProjectFiles } from './lib/simple-index';
-
-export interface PublishImageInput {
-  readonly config: TagshipConfig;
-  readonly tag: string;
-  readonly commit: string;
-  readonly version: string;
-  readonly variant: string;
-}
+import type { ImageConfig, PublishImageInput } from '../src/contract/activities';
+import { failure } from '../src/contract/failures';
 
 /** description and license of a package's pyproject.toml, for the image's OCI labels. */
 export async function projectMetadata(pyprojectFile: string): Promise<ProjectMetadata> {
@@ -68,12 +60,12 @@ async function localWheel(settings: WorkerSettings, file: { filename: string; sh
   try {
     await downloadIndexFile(file, cached, signal);
   } catch (err) {
-    throw ApplicationFailure.retryable((err as Error).message, 'WheelUnavailable');
+    throw failure('WheelUnavailable', (err as Error).message);
   }
   return cached;
 }
 
-async function expectedPackages(settings: WorkerSettings, config: TagshipConfig, packages: readonly string[], version: string, signal: AbortSignal): Promise<ExpectedPackage[]> {
+async function expectedPackages(settings: WorkerSettings, config: ImageConfig, packages: readonly string[], version: string, signal: AbortSignal): Promise<ExpectedPackage[]> {
   return Promise.all(
     packages.map(async (name) => {
       const listed = (await listProjectFiles(config.index.simple_url, name, signal)).filter((f) => isWheelOf(f.filename, name, version));
@@ -83,7 +75,7 @@ async function expectedPackages(settings: WorkerSettings, config: TagshipConfig,
         wheels.push({ filename: f.filename, sha256: f.sha256, path: await localWheel(settings, { filename: f.filename, sha256: f.sha256, ...(f.url ? { url: f.url } : {}) }, signal) });
       }
       if (wheels.length === 0) {
-        throw ApplicationFailure.retryable(`the index at ${config.index.simple_url} lists no wheel of ${name} ${version} with a sha256; cannot prove what the image contains`, 'WheelUnavailable');
+        throw failure('WheelUnavailable', `the index at ${config.index.simple_url} lists no wheel of ${name} ${version} with a sha256; cannot prove what the image contains`);
       }
       return { name, version, wheels };
     }),
@@ -91,9 +83,9 @@ async function expectedPackages(settings: WorkerSettings, config: TagshipConfig,
 }
 
 export async function publishImage(settings: WorkerSettings, slots: BuildSlots, input: PublishImageInput): Promise<PublishedImage> {
-  const config = upgradeConfig(input.config);
+  const { config } = input;
   const variant = config.variants.find((v) => v.name === input.variant);
-  if (!variant) throw ApplicationFailure.nonRetryable(`variant ${input.variant} is not in the configuration`, 'UnknownVariant');
+  if (!variant) throw failure('UnknownVariant', `variant ${input.variant} is not in the configuration`);
   const ctx = Context.current();
   const sourceDir = await ensureCheckout(settings.workDir, repoRef(config), input.tag, input.commit);
   const first = config.packages.find((p) => p.name === variant.packages[0]);

@@ -6,22 +6,14 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config/schema';
 import type { BuiltFile, PublishedPackage } from '../src/contract/release';
 import { tools } from './lib/tools';
 import type { Credentials, WorkerSettings } from './lib/settings';
 import { fetchArtifact } from './lib/artifact-store';
 import { trustedPublishingCredentials } from './lib/trusted-publishing';
 import { listProjectFilesForStep, type IndexFile } from './lib/simple-index';
-
-export interface PublishPackageInput {
-  readonly config: TagshipConfig;
-  readonly package: string;
-  readonly version: string;
-  readonly files: readonly BuiltFile[];
-  /** An OIDC ID token CI forwarded for trusted publishing (encrypted in history by the codec). */
-  readonly oidcToken?: string;
-}
+import type { PublishConfig, PublishPackageInput } from '../src/contract/activities';
+import { failure } from '../src/contract/failures';
 
 export interface UploadPlan {
   readonly upload: readonly BuiltFile[];
@@ -39,10 +31,10 @@ export function planUpload(indexUrl: string, built: readonly BuiltFile[], onInde
     } else if (existing.sha256 === file.sha256) {
       alreadyPresent.push(file.filename);
     } else {
-      throw ApplicationFailure.nonRetryable(
+      throw failure(
+        'IndexFileConflict',
         `${file.filename} is already on ${indexUrl} with sha256 ${existing.sha256 ?? '(not listed)'}, but this release built sha256 ${file.sha256}; ` +
           'a published file can never be replaced: release a new version',
-        'IndexFileConflict',
       );
     }
   }
@@ -54,7 +46,7 @@ function statusOf(output: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-async function upload(config: TagshipConfig, credentials: Credentials, paths: readonly string[]): Promise<void> {
+async function upload(config: PublishConfig, credentials: Credentials, paths: readonly string[]): Promise<void> {
   const res = await execa(
     tools.uv(),
     ['publish', '--no-progress', '--trusted-publishing', 'never', '--publish-url', config.index.upload_url, ...paths],
@@ -73,7 +65,7 @@ async function upload(config: TagshipConfig, credentials: Credentials, paths: re
   // 4xx other than throttling/timeouts/conflicts will not change on retry; 409 means another
   // attempt raced us, which the next attempt's index check settles.
   if (status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status)) {
-    throw ApplicationFailure.nonRetryable(message, status === 401 || status === 403 ? 'IndexAuthRejected' : 'IndexRejected');
+    throw failure(status === 401 || status === 403 ? 'IndexAuthRejected' : 'IndexRejected', message);
   }
   throw new Error(message);
 }
@@ -83,9 +75,9 @@ async function uploadCredentials(settings: WorkerSettings, input: PublishPackage
     return trustedPublishingCredentials(input.config.index.oidc_url, input.oidcToken);
   }
   if (!settings.index) {
-    throw ApplicationFailure.nonRetryable(
-      'no index credentials on this worker: set TAGSHIP_INDEX_TOKEN (or TAGSHIP_INDEX_USERNAME and TAGSHIP_INDEX_PASSWORD), or use index.auth = "trusted-publishing"',
+    throw failure(
       'IndexCredentialsMissing',
+      'no index credentials on this worker: set TAGSHIP_INDEX_TOKEN (or TAGSHIP_INDEX_USERNAME and TAGSHIP_INDEX_PASSWORD), or use index.auth = "trusted-publishing"',
     );
   }
   return settings.index;

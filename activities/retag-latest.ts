@@ -5,50 +5,13 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { compareVersions, parseVersion } from '../src/contract/version';
-import { ConfigError, type TagshipConfig } from '../src/config/schema';
-import { upgradeConfig } from '../src/config/upgrade';
 import type { WorkerSettings } from './lib/settings';
 import { movingTagTargets, movingTemplates, overtaken, releaseManifest } from './lib/image-tags';
 import { registryFor, withRegistryFailures, type Manifest } from './lib/registry-client';
-
-export interface RetagLatestInput {
-  readonly config: TagshipConfig;
-  readonly variant: string;
-}
-
-export interface RetaggedTag {
-  readonly tag: string;
-  readonly outcome: 'moved' | 'unchanged';
-  readonly version: string;
-  readonly digest: string;
-  readonly reason: string;
-}
-
-export interface RetagLatestResult {
-  readonly variant: string;
-  /** "moved" when any tag moved. */
-  readonly outcome: 'moved' | 'unchanged' | 'none';
-  /** The newest stable version of the variant, where `{variant}-latest`-style tags point. */
-  readonly version?: string;
-  readonly digest?: string;
-  readonly reason: string;
-  /** Absent in results recorded before tag families, which re-pointed only `<variant>-latest`. */
-  readonly tags?: readonly RetaggedTag[];
-}
-
-// Schedules keep the config they were applied with; older ones predate [images] tags.
-function upgradedConfig(snapshot: TagshipConfig): TagshipConfig {
-  try {
-    return upgradeConfig(snapshot);
-  } catch (err) {
-    // Retrying cannot fix a snapshot; `tagship schedule apply` with a valid tagship.toml can.
-    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
-    throw err;
-  }
-}
+import type { RetagLatestInput, RetagLatestResult, RetaggedTag } from '../src/contract/activities';
 
 export async function retagLatest(settings: WorkerSettings, input: RetagLatestInput): Promise<RetagLatestResult> {
-  const config = upgradedConfig(input.config);
+  const { config } = input;
   const { variant } = input;
   const client = registryFor(config.images, settings.registry);
   if (movingTemplates(config).length === 0) return { variant, outcome: 'none', reason: 'no moving tags in [images] tags', tags: [] };
@@ -90,15 +53,4 @@ export async function retagLatest(settings: WorkerSettings, input: RetagLatestIn
         : `moved ${moved.map((t) => `${t.tag} → ${t.version}`).join(', ')}${moved.length < tags.length ? `; ${tags.length - moved.length} already right` : ''}`;
     return { variant, outcome: moved.length > 0 ? 'moved' : 'unchanged', version: newest.version, digest: newest.digest, reason, tags };
   });
-}
-
-/** Versions of this repository's releases that are running now (from Temporal's visibility). */
-export async function runningReleaseVersions(input: { config: TagshipConfig }): Promise<string[]> {
-  const repo = `${input.config.repository.owner}/${input.config.repository.name}`.replace(/'/g, '');
-  const versions: string[] = [];
-  for await (const wf of Context.current().client.workflow.list({ query: `WorkflowType = 'release' AND ExecutionStatus = 'Running' AND TagshipRepo = '${repo}'` })) {
-    const m = /\/v([^/]+)$/.exec(wf.workflowId);
-    if (m && parseVersion(m[1]!)) versions.push(m[1]!);
-  }
-  return versions.sort((a, b) => compareVersions(parseVersion(a)!, parseVersion(b)!));
 }

@@ -3,48 +3,14 @@
 // and tag v<version> is created there and pushed, so the release that follows is an ordinary tag
 // release (the same workflow id a tag push would give; the webhook of the new tag joins it).
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config/schema';
 import { isValidVersion } from '../src/contract/version';
 import { checkVersionsWith } from './lib/versions';
 import type { WorkerSettings } from './lib/settings';
-import { COMMIT_RE, ensureMirror, git, type RepoRef } from './lib/git-checkout';
+import { COMMIT_RE, invalidRef } from '../src/contract/git-refs';
+import { ensureMirror, git, type RepoRef } from './lib/git-checkout';
 import { repoRef } from './lib/repo-ref';
-
-export interface TagReleaseInput {
-  readonly config: TagshipConfig;
-  /** A branch ("main", "refs/heads/release/1.2") or a full commit id. */
-  readonly ref: string;
-  /** Required only when every package takes its version from the tag; otherwise it must agree with theirs. */
-  readonly version?: string;
-  /**
-   * The commit the requester ran on (a CI job's `sha` claim): the branch must still point there,
-   * so a commit merged after the job started is never tagged with the job's credentials.
-   */
-  readonly expectedCommit?: string;
-}
-
-export interface TaggedRelease {
-  readonly tag: string;
-  readonly version: string;
-  readonly commit: string;
-  /** False when the tag already pointed at this commit (a repeated request). */
-  readonly created: boolean;
-}
-
-// Branch names as git allows them, minus what could be read as an option or a revision expression.
-const REF_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/-]{1,255}(?<![./])$/;
-
-/** Why `ref` is not a branch name or a full commit id, or undefined when it is one. */
-export function invalidRef(ref: string): string | undefined {
-  if (COMMIT_RE.test(ref)) return undefined;
-  if (!REF_RE.test(ref) || ref.endsWith('.lock')) return `"${ref}" is not a branch name or a full commit id`;
-  if (/^refs\/(?!heads\/)/.test(ref)) return `"${ref}" is not a branch (refs/heads/…); a tag is released with its own name`;
-  return undefined;
-}
-
-function fail(message: string, type: string): never {
-  throw ApplicationFailure.nonRetryable(message, type);
-}
+import type { TagConfig, TagReleaseInput, TaggedRelease } from '../src/contract/activities';
+import { fail } from '../src/contract/failures';
 
 /** Fetches every branch into the mirror and returns the commit `ref` names there. */
 async function resolveRef(mirror: string, repo: RepoRef, ref: string): Promise<string> {
@@ -53,18 +19,18 @@ async function resolveRef(mirror: string, repo: RepoRef, ref: string): Promise<s
     await git(['--git-dir', mirror, 'fetch', '--quiet', '--force', '--prune', '--no-tags', '--', repo.url, '+refs/heads/*:refs/tagship/heads/*']);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
-    if (/does not appear to be a git repository|repository .* not found/i.test(stderr)) fail(`${repo.url} is not a git repository: ${stderr.trim().split('\n')[0]}`, 'RepositoryNotFound');
+    if (/does not appear to be a git repository|repository .* not found/i.test(stderr)) fail('RepositoryNotFound', `${repo.url} is not a git repository: ${stderr.trim().split('\n')[0]}`);
     throw new Error(`git fetch of the branches of ${repo.url} failed: ${stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
   if (COMMIT_RE.test(ref)) {
     // The mirror also holds commits of tags and of force-pushed branches: only a branch's history counts.
     const branches = await git(['--git-dir', mirror, 'for-each-ref', '--contains', ref, '--format=%(refname)', 'refs/tagship/heads/']).catch(() => '');
-    if (!branches) fail(`commit ${ref} is not on any branch of ${repo.url}`, 'RefNotFound');
+    if (!branches) fail('RefNotFound', `commit ${ref} is not on any branch of ${repo.url}`);
     return ref;
   }
   const branch = ref.replace(/^refs\/heads\//, '');
   const commit = await git(['--git-dir', mirror, 'rev-parse', '--quiet', '--verify', `refs/tagship/heads/${branch}^{commit}`]).catch(() => '');
-  if (!commit) fail(`branch ${branch} does not exist in ${repo.url}`, 'RefNotFound');
+  if (!commit) fail('RefNotFound', `branch ${branch} does not exist in ${repo.url}`);
   return commit;
 }
 
@@ -75,7 +41,7 @@ async function remoteTagCommit(repo: RepoRef, tag: string): Promise<string | und
   return (lines.find(([, name]) => name.endsWith('^{}')) ?? lines[0])?.[0];
 }
 
-async function versionAt(mirror: string, config: TagshipConfig, commit: string, ref: string, requested: string | undefined): Promise<string> {
+async function versionAt(mirror: string, config: TagConfig, commit: string, ref: string, requested: string | undefined): Promise<string> {
   const read = async (file: string) => {
     try {
       return await git(['--git-dir', mirror, 'show', `${commit}:${file}`]);
@@ -84,28 +50,28 @@ async function versionAt(mirror: string, config: TagshipConfig, commit: string, 
     }
   };
   const check = await checkVersionsWith(read, { config, ...(requested ? { tag: `v${requested}` } : {}) });
-  if (!check.ok) fail(`${ref} (${commit.slice(0, 12)}) cannot be released:\n${check.errors.join('\n')}`, 'VersionMismatch');
+  if (!check.ok) fail('VersionMismatch', `${ref} (${commit.slice(0, 12)}) cannot be released:\n${check.errors.join('\n')}`);
   if (check.version === undefined) {
-    fail(`no package at ${ref} has a static version (theirs come from the tag or the build), so there is no version to tag: give the version to release (--version X.Y.Z, or "version" in the request)`, 'VersionMissing');
+    fail('VersionMissing', `no package at ${ref} has a static version (theirs come from the tag or the build), so there is no version to tag: give the version to release (--version X.Y.Z, or "version" in the request)`);
   }
   return check.version;
 }
 
 export async function tagRelease(settings: WorkerSettings, input: TagReleaseInput): Promise<TaggedRelease> {
   const refProblem = invalidRef(input.ref);
-  if (refProblem) fail(refProblem, 'InvalidRef');
-  if (input.version !== undefined && !isValidVersion(input.version)) fail(`invalid version "${input.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`, 'InvalidVersion');
+  if (refProblem) fail('InvalidRef', refProblem);
+  if (input.version !== undefined && !isValidVersion(input.version)) fail('InvalidVersion', `invalid version "${input.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`);
   const repo = repoRef(input.config);
   const mirror = await ensureMirror(settings.workDir, repo);
   const commit = await resolveRef(mirror, repo, input.ref);
   if (input.expectedCommit !== undefined && commit !== input.expectedCommit) {
-    fail(`${input.ref} is now at ${commit.slice(0, 12)}, but the job that asked ran at ${input.expectedCommit.slice(0, 12)}; re-run it on the new commit`, 'RefMoved');
+    fail('RefMoved', `${input.ref} is now at ${commit.slice(0, 12)}, but the job that asked ran at ${input.expectedCommit.slice(0, 12)}; re-run it on the new commit`);
   }
   const version = await versionAt(mirror, input.config, commit, input.ref, input.version);
   const tag = `v${version}`;
 
   const refuseExisting = (at: string) =>
-    fail(`tag ${tag} already exists at ${at.slice(0, 12)}, not at ${commit.slice(0, 12)} (${input.ref}): ${version} was released from another commit; set a new version at ${input.ref}`, 'TagExists');
+    fail('TagExists', `tag ${tag} already exists at ${at.slice(0, 12)}, not at ${commit.slice(0, 12)} (${input.ref}): ${version} was released from another commit; set a new version at ${input.ref}`);
   const existing = await remoteTagCommit(repo, tag);
   if (existing === commit) return { tag, version, commit, created: false };
   if (existing !== undefined) refuseExisting(existing);

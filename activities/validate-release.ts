@@ -1,32 +1,26 @@
 // Validate a tag at its commit: the tag has the v*.*.* shape, every configured pyproject.toml has
 // one identical version, and the tag names it. Failures use the seed's words and never retry.
 import { ApplicationFailure } from '@temporalio/common';
-import type { TagshipConfig } from '../src/config/schema';
 import type { ValidatedRelease } from '../src/contract/release';
 import { badTagMessage, versionFromTag } from '../src/contract/version';
 import { checkVersions } from './lib/versions';
 import type { WorkerSettings } from './lib/settings';
 import { ensureCheckout, resolveTag } from './lib/git-checkout';
 import { repoRef } from './lib/repo-ref';
-
-export interface ValidateInput {
-  readonly config: TagshipConfig;
-  readonly tag: string;
-  /** A dry run has no GitHub Release step, so it needs no GitHub token. */
-  readonly dryRun?: boolean;
-}
+import type { ValidateInput } from '../src/contract/activities';
+import { failure } from '../src/contract/failures';
 
 export async function validateRelease(settings: WorkerSettings, input: ValidateInput): Promise<ValidatedRelease> {
   const version = versionFromTag(input.tag);
   if (version === undefined) {
-    throw ApplicationFailure.nonRetryable(badTagMessage(input.tag), 'InvalidTag');
+    throw failure('InvalidTag', badTagMessage(input.tag));
   }
   // Checked before anything irreversible: otherwise a release would publish everything and then
   // wait for an operator at its very end.
   if (input.config.github_release?.enabled && !input.dryRun && !settings.githubToken) {
-    throw ApplicationFailure.nonRetryable(
-      'the GitHub Release is on ([github_release] enabled, the default for GitHub repositories), but this worker has no TAGSHIP_GITHUB_TOKEN; set it (contents: write), or set [github_release] enabled = false',
+    throw failure(
       'GitHubTokenMissing',
+      'the GitHub Release is on ([github_release] enabled, the default for GitHub repositories), but this worker has no TAGSHIP_GITHUB_TOKEN; set it (contents: write), or set [github_release] enabled = false',
     );
   }
   const repo = repoRef(input.config);
@@ -34,7 +28,7 @@ export async function validateRelease(settings: WorkerSettings, input: ValidateI
   const checkout = await ensureCheckout(settings.workDir, repo, input.tag, commit);
   const result = await checkVersions({ repoDir: checkout, config: input.config, tag: input.tag });
   if (!result.ok) {
-    throw ApplicationFailure.nonRetryable(result.errors.join('\n'), 'VersionMismatch');
+    throw failure('VersionMismatch', result.errors.join('\n'));
   }
   // A dynamic version is the tag's until the build proves it (build-package checks the built metadata).
   return { version, commit, packages: result.packages.map((p) => ({ name: p.name, version: p.version ?? version })) };

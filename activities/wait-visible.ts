@@ -1,16 +1,9 @@
 // Poll the index's Simple API until every file of the package is listed with the hash we built.
 // Heartbeats carry the poll count, so a retry after a worker crash resumes the count.
 import { Context } from '@temporalio/activity';
-import type { TagshipConfig } from '../src/config/schema';
 import type { BuiltFile, VisiblePackage } from '../src/contract/release';
 import { IndexHttpError, listProjectFiles } from './lib/simple-index';
-
-export interface WaitVisibleInput {
-  readonly config: TagshipConfig;
-  readonly package: string;
-  readonly files: readonly BuiltFile[];
-  readonly pollIntervalMs?: number;
-}
+import type { WaitVisibleInput } from '../src/contract/activities';
 
 export async function waitUntilVisible(input: WaitVisibleInput): Promise<VisiblePackage> {
   const ctx = Context.current();

@@ -5,7 +5,7 @@
 // copy taken before its push would undo it.
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type * as activities from '../activities';
-import type { RetagLatestResult } from '../activities/retag-latest';
+import type { RetagLatestResult } from '../src/contract/activities';
 import type { TagshipConfig } from '../src/config/schema';
 import { isStable, parseVersion } from '../src/contract/version';
 

@@ -3,17 +3,16 @@
 // its own (not a step of the release) because the release's id names the version, which is known
 // only once the commit is read.
 import { proxyActivities } from '@temporalio/workflow';
-import type * as activities from '../activities';
-import type { TaggedRelease, TagReleaseInput } from '../activities/tag-release';
+import { tagSlice } from '../src/config/plan';
+import type { ReleaseActivities, TaggedRelease } from '../src/contract/activities';
+import type { TagRefInput } from '../src/contract/release';
 
-type Activities = ReturnType<typeof activities.createActivities>;
-
-export async function tagRef(input: TagReleaseInput): Promise<TaggedRelease> {
-  const { tagRelease } = proxyActivities<Activities>({
+export async function tagRef(input: TagRefInput): Promise<TaggedRelease> {
+  const { tagRelease } = proxyActivities<ReleaseActivities>({
     activityId: 'tag',
     summary: `tag ${input.ref}`,
     startToCloseTimeout: input.config.timeouts.validate,
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
   });
-  return tagRelease(input);
+  return tagRelease({ ...input, config: tagSlice(input.config) });
 }

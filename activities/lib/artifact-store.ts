@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { failure } from '../../src/contract/failures';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
@@ -44,9 +45,9 @@ export async function fetchArtifact(artifactDir: string, sha256: string, filenam
     () => false,
   );
   if (!exists) {
-    throw ApplicationFailure.nonRetryable(
-      `artifact ${filename} (sha256 ${sha256}) is not in the artifact store ${artifactDir}; every worker must share TAGSHIP_ARTIFACT_DIR`,
+    throw failure(
       'ArtifactMissing',
+      `artifact ${filename} (sha256 ${sha256}) is not in the artifact store ${artifactDir}; every worker must share TAGSHIP_ARTIFACT_DIR`,
     );
   }
   const dest = join(dir, filename);
@@ -54,7 +55,7 @@ export async function fetchArtifact(artifactDir: string, sha256: string, filenam
   const actual = await sha256File(dest);
   if (actual !== sha256) {
     await rm(dest, { force: true });
-    throw ApplicationFailure.nonRetryable(`artifact ${filename} in ${artifactDir} is corrupt: sha256 ${actual}, expected ${sha256}`, 'ArtifactCorrupt');
+    throw failure('ArtifactCorrupt', `artifact ${filename} in ${artifactDir} is corrupt: sha256 ${actual}, expected ${sha256}`);
   }
   return dest;
 }

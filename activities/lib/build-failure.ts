@@ -2,7 +2,8 @@
 // of a missing file or a RUN step that fails the same way twice will fail every retry too, so they
 // go to an operator at once; network and registry trouble is retried. Every failure carries the
 // build's last lines, because the operator reads them in `release status`, not in the worker log.
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
+import { FAILURES, failure, type FailureType } from '../../src/contract/failures';
 
 export type BuildFailureKind = 'dockerfile-invalid' | 'missing-file' | 'run-failed' | 'network' | 'refused' | 'other';
 
@@ -48,18 +49,18 @@ export function normalizeOutput(output: string): string {
     .replace(/time="[^"]*"/g, '');
 }
 
-const TYPES: Record<BuildFailureKind, { type: string; retryable: boolean; why: string }> = {
-  'dockerfile-invalid': { type: 'DockerfileInvalid', retryable: false, why: 'the Dockerfile does not parse' },
-  'missing-file': { type: 'DockerfileMissingFile', retryable: false, why: 'a file the Dockerfile copies is not in the build context' },
-  'run-failed': { type: 'ImageRunFailed', retryable: false, why: 'a RUN step failed twice with the same output' },
-  network: { type: 'ImageBuildFailed', retryable: true, why: 'a network or registry error' },
-  refused: { type: 'ImagePushRefused', retryable: false, why: 'the registry refused it' },
-  other: { type: 'ImageBuildFailed', retryable: true, why: 'the builder failed' },
+const TYPES: Record<BuildFailureKind, { type: FailureType; why: string }> = {
+  'dockerfile-invalid': { type: 'DockerfileInvalid', why: 'the Dockerfile does not parse' },
+  'missing-file': { type: 'DockerfileMissingFile', why: 'a file the Dockerfile copies is not in the build context' },
+  'run-failed': { type: 'ImageRunFailed', why: 'a RUN step failed twice with the same output' },
+  network: { type: 'ImageBuildFailed', why: 'a network or registry error' },
+  refused: { type: 'ImagePushRefused', why: 'the registry refused it' },
+  other: { type: 'ImageBuildFailed', why: 'the builder failed' },
 };
 
 /** The activity failure for a failed builder command; `what` is e.g. "build of r:1.0.18-core for linux/arm64". */
 export function buildFailure(kind: BuildFailureKind, what: string, exitCode: number | undefined, output: string): ApplicationFailure {
   const t = TYPES[kind];
-  const message = `${what} failed (exit ${exitCode ?? '?'}): ${t.why}${t.retryable ? '' : '; not retried'}\n${lastLines(output)}`;
-  return t.retryable ? ApplicationFailure.retryable(message, t.type) : ApplicationFailure.nonRetryable(message, t.type);
+  const retried = FAILURES[t.type].retryable;
+  return failure(t.type, `${what} failed (exit ${exitCode ?? '?'}): ${t.why}${retried ? '' : '; not retried'}\n${lastLines(output)}`);
 }

@@ -18,6 +18,7 @@ import { tools } from './tools';
 import { buildFailure, classifyBuildOutput, lastLines, normalizeOutput } from './build-failure';
 import { runBuilder, type BuilderRun } from './builder-process';
 import { argPairs, type ImagePlan } from './image-plan';
+import { failure } from '../../src/contract/failures';
 
 export type StorageDriver = 'overlay' | 'vfs';
 
@@ -105,9 +106,9 @@ async function smokeTest(plan: ImagePlan, global: readonly string[], imageId: st
   try {
     const run = await runBuilder(tools.buildah(), [...global, 'run', '--isolation', 'chroot', ctr, '--', ...plan.smoke], opts.signal ? { signal: opts.signal } : {});
     if (run.exitCode !== 0) {
-      throw ApplicationFailure.nonRetryable(
-        `smoke test failed on ${platform} (exit ${run.exitCode ?? '?'}): ${JSON.stringify(plan.smoke)} in ${plan.ref}; nothing was pushed\n${lastLines(run.output)}`,
+      throw failure(
         'ImageSmokeFailed',
+        `smoke test failed on ${platform} (exit ${run.exitCode ?? '?'}): ${JSON.stringify(plan.smoke)} in ${plan.ref}; nothing was pushed\n${lastLines(run.output)}`,
       );
     }
   } finally {

@@ -12,6 +12,7 @@ import { tools } from './tools';
 import { buildFailure, classifyBuildOutput, lastLines } from './build-failure';
 import { runBuilder } from './builder-process';
 import { argPairs, type ImagePlan } from './image-plan';
+import { failure } from '../../src/contract/failures';
 
 function common(plan: ImagePlan): string[] {
   return [
@@ -69,9 +70,9 @@ export async function buildWithBuildx(plan: ImagePlan, opts: BuildxOptions): Pro
         opts.heartbeat?.(`smoke test of ${plan.ref} on ${platform}`);
         const smoke = await run(dockerSmokeRunArgs(plan, platform, localTag));
         if (smoke.exitCode !== 0) {
-          throw ApplicationFailure.nonRetryable(
-            `smoke test failed on ${platform} (exit ${smoke.exitCode ?? '?'}): ${JSON.stringify(plan.smoke)} in ${plan.ref}; nothing was pushed\n${lastLines(smoke.output)}`,
+          throw failure(
             'ImageSmokeFailed',
+            `smoke test failed on ${platform} (exit ${smoke.exitCode ?? '?'}): ${JSON.stringify(plan.smoke)} in ${plan.ref}; nothing was pushed\n${lastLines(smoke.output)}`,
           );
         }
       } finally {

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { sha256File } from './artifact-store';
 import { compareDistributions, describeDifferences } from './dist-diff';
 import { downloadIndexFile, IndexHttpError, listProjectFilesForStep } from './simple-index';
+import { failure } from '../../src/contract/failures';
 
 export interface BuiltOnDisk {
   readonly filename: string;
@@ -46,7 +47,7 @@ export async function reconcileWithIndex(opts: {
       await downloadIndexFile(onIndex, path, opts.signal);
     } catch (err) {
       if (err instanceof IndexHttpError && err.retryable) throw err;
-      throw ApplicationFailure.nonRetryable(`${file.filename} is already on ${opts.simpleUrl}, but it cannot be read to compare with this build: ${(err as Error).message}`, 'IndexFileConflict');
+      throw failure('IndexFileConflict', `${file.filename} is already on ${opts.simpleUrl}, but it cannot be read to compare with this build: ${(err as Error).message}`);
     }
     const differences = await compareDistributions(path, file.path, { filename: file.filename });
     if (differences.length === 0) {
@@ -57,13 +58,13 @@ export async function reconcileWithIndex(opts: {
     }
   }
   if (conflicts.length > 0) {
-    throw ApplicationFailure.nonRetryable(
+    throw failure(
+      'IndexFileConflict',
       `the index ${opts.simpleUrl} already holds ${opts.project} files of this version whose contents differ from this build of commit ${opts.commit.slice(0, 12)}:\n` +
         `${conflicts.map((c) => `  ${c}`).join('\n')}\n` +
         'A published file can never be replaced, and tagship never uploads a second, different one. They were built from other sources ' +
         '(another commit, or a build that is not deterministic). Release a new version; or, if the files on the index are the ones you want, ' +
         'skip this step (its publish is skipped too, and images install what the index holds).',
-      'IndexFileConflict',
     );
   }
   return { files, adopted };

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { ApplicationFailure } from '@temporalio/common';
+import { COMMIT_RE } from '../../src/contract/git-refs';
 import { tools } from './tools';
 import { badTagMessage, versionFromTag } from '../../src/contract/version';
+import { failure } from '../../src/contract/failures';
 
 /** A full commit id (SHA-1, or SHA-256 in repositories that use it). */
-export const COMMIT_RE = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
 export interface RepoRef {
   readonly owner: string;
@@ -53,7 +54,7 @@ export async function ensureMirror(workDir: string, repo: RepoRef): Promise<stri
 
 function assertTag(tag: string): void {
   if (versionFromTag(tag) === undefined) {
-    throw ApplicationFailure.nonRetryable(badTagMessage(tag), 'InvalidTag');
+    throw failure('InvalidTag', badTagMessage(tag));
   }
 }
 
@@ -66,10 +67,10 @@ export async function resolveTag(workDir: string, repo: RepoRef, tag: string): P
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
     if (/couldn't find remote ref|not found in upstream/i.test(stderr)) {
-      throw ApplicationFailure.nonRetryable(`tag ${tag} does not exist in ${repo.url}`, 'TagNotFound');
+      throw failure('TagNotFound', `tag ${tag} does not exist in ${repo.url}`);
     }
     if (/does not appear to be a git repository|repository .* not found/i.test(stderr)) {
-      throw ApplicationFailure.nonRetryable(`${repo.url} is not a git repository: ${stderr.trim().split('\n')[0]}`, 'RepositoryNotFound');
+      throw failure('RepositoryNotFound', `${repo.url} is not a git repository: ${stderr.trim().split('\n')[0]}`);
     }
     throw new Error(`git fetch of ${tag} from ${repo.url} failed: ${stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
@@ -81,7 +82,7 @@ export async function resolveTag(workDir: string, repo: RepoRef, tag: string): P
  * work dir, so it fetches the tag again when the commit is not there yet.
  */
 export async function ensureCheckout(workDir: string, repo: RepoRef, tag: string, commit: string): Promise<string> {
-  if (!COMMIT_RE.test(commit)) throw ApplicationFailure.nonRetryable(`not a commit id: ${commit}`, 'InvalidCommit');
+  if (!COMMIT_RE.test(commit)) throw failure('InvalidCommit', `not a commit id: ${commit}`);
   const target = join(workDir, 'src', repo.owner, repo.name, commit);
   if (await exists(join(target, '.git'))) return withTag(target, tag, commit);
 
@@ -91,7 +92,7 @@ export async function ensureCheckout(workDir: string, repo: RepoRef, tag: string
     const now = await resolveTag(workDir, repo, tag);
     if (now !== commit) {
       // The tag was moved after validation: releasing the new commit would publish unvalidated code.
-      throw ApplicationFailure.nonRetryable(`tag ${tag} now points at ${now}, but this release validated ${commit}; start a new release`, 'TagMoved');
+      throw failure('TagMoved', `tag ${tag} now points at ${now}, but this release validated ${commit}; start a new release`);
     }
   }
 

@@ -15,6 +15,7 @@ import { verifyImageContents, type ExpectedPackage } from './image-contents';
 import { planImage, type ImagePlan, type ImagePlanInput } from './image-plan';
 import { moveTags } from './image-tags';
 import { INDEX_MEDIA_TYPES, parseImageRepository, platformOf, registryFor, withRegistryFailures } from './registry-client';
+import { failure } from '../../src/contract/failures';
 
 export interface ImageJob extends ImagePlanInput {
   readonly registryAuth?: Credentials;
@@ -68,7 +69,7 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
   try {
     await access(plan.dockerfile);
   } catch {
-    throw ApplicationFailure.nonRetryable(`${images.dockerfile} not found at commit ${job.commit.slice(0, 12)} (images.dockerfile in tagship.toml)`, 'DockerfileMissing');
+    throw failure('DockerfileMissing', `${images.dockerfile} not found at commit ${job.commit.slice(0, 12)} (images.dockerfile in tagship.toml)`);
   }
   const build = () => buildAndPush(job, plan);
   const buildMs = job.slots
@@ -79,14 +80,14 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
     const client = registryFor(images, job.registryAuth, job.signal);
     const tag = plan.ref.slice(images.repository.length + 1);
     const pushed = await client.getManifest(tag);
-    if (!pushed) throw ApplicationFailure.retryable(`${plan.ref} is not in the registry after the push`, 'ImageNotFound');
+    if (!pushed) throw failure('ImageNotFound', `${plan.ref} is not in the registry after the push`);
     if (!(INDEX_MEDIA_TYPES as readonly string[]).includes(pushed.mediaType)) {
-      throw ApplicationFailure.nonRetryable(`${plan.ref} is a single-platform ${pushed.mediaType}, expected a multi-platform index`, 'ImageIncomplete');
+      throw failure('ImageIncomplete', `${plan.ref} is a single-platform ${pushed.mediaType}, expected a multi-platform index`);
     }
     const platforms = (pushed.json.manifests ?? []).map(platformOf);
     const missing = images.platforms.filter((p) => !platforms.includes(p));
     if (missing.length > 0) {
-      throw ApplicationFailure.nonRetryable(`${plan.ref} lacks platform(s) ${missing.join(', ')}; it has ${platforms.join(', ') || 'none'}`, 'ImageIncomplete');
+      throw failure('ImageIncomplete', `${plan.ref} lacks platform(s) ${missing.join(', ')}; it has ${platforms.join(', ') || 'none'}`);
     }
     const verified = job.expected
       ? await verifyImageContents({
@@ -99,7 +100,7 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
           ...(job.heartbeat ? { heartbeat: job.heartbeat } : {}),
         }).catch((err: unknown) => {
           if (!(err instanceof ApplicationFailure) || err.type !== 'ImageContentMismatch') throw err;
-          throw ApplicationFailure.nonRetryable(`${err.message}\n${plan.ref} was pushed but is not proven; no moving tag points at it`, err.type);
+          throw failure('ImageContentMismatch', `${err.message}\n${plan.ref} was pushed but is not proven; no moving tag points at it`);
         })
       : undefined;
     // Further immutable tags ({version} templates) name the same bytes.

@@ -20,6 +20,7 @@ import type { VerifiedPackage, VerifiedPlatform } from '../../src/contract/relea
 import { compareVersions, normalizeProjectName, parseVersion } from '../../src/contract/version';
 import { platformOf, RegistryError, type LayerDescriptor, type Manifest, type RegistryClient } from './registry-client';
 import { coreMetadataFields } from './dist-metadata';
+import { failure } from '../../src/contract/failures';
 
 export interface PublishedWheel {
   readonly filename: string;
@@ -227,9 +228,9 @@ export async function scanLayer(
   ]).finally(() => clearInterval(watchdog));
   if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
   if (sourceError) throw new RegistryError(`reading layer ${opts.digest ?? ''} failed: ${sourceError.message}`, 0);
-  const failure = piped.status === 'rejected' ? piped.reason : collected.status === 'rejected' ? collected.reason : undefined;
-  if (failure) {
-    throw ApplicationFailure.nonRetryable(`layer ${opts.digest ?? ''} (${mediaType}) is not a readable tar: ${(failure as Error).message}`, 'ImageLayerUnreadable');
+  const broken = piped.status === 'rejected' ? piped.reason : collected.status === 'rejected' ? collected.reason : undefined;
+  if (broken) {
+    throw failure('ImageLayerUnreadable', `layer ${opts.digest ?? ''} (${mediaType}) is not a readable tar: ${(broken as Error).message}`);
   }
   if (digestHash && opts.digest) {
     const got = `${algorithm}:${digestHash.digest('hex')}`;
@@ -351,7 +352,7 @@ async function readWheelRecord(wheel: PublishedWheel): Promise<WheelRecord> {
     const prefix = wheel.filename.split('-').slice(0, 2).join('-').toLowerCase();
     const records = entries.filter((e) => /^[^/]+\.dist-info\/RECORD$/.test(e.fileName));
     const record = records.find((e) => e.fileName.toLowerCase().startsWith(`${prefix}.dist-info/`)) ?? records[0];
-    if (!record) throw ApplicationFailure.nonRetryable(`published wheel ${wheel.filename} has no .dist-info/RECORD`, 'ImageContentMismatch');
+    if (!record) throw failure('ImageContentMismatch', `published wheel ${wheel.filename} has no .dist-info/RECORD`);
     const text = (await readStream(await zip.openReadStreamPromise(record), 64 * 1024 * 1024, `${wheel.filename} RECORD`)).toString('utf8');
     const files = new Map<string, string | undefined>();
     // RECORD may use a stronger hash than sha256; those entries are hashed from the wheel itself.
@@ -643,6 +644,6 @@ export async function verifyImageContents(opts: VerifyImageOptions): Promise<Ver
       if (result.problems.length === 0) verified.push({ platform, digest: entry.digest, packages: result.packages });
     }
   }
-  if (problems.length > 0) throw ApplicationFailure.nonRetryable(problems.join('\n'), 'ImageContentMismatch');
+  if (problems.length > 0) throw failure('ImageContentMismatch', problems.join('\n'));
   return verified;
 }

@@ -2,7 +2,8 @@
 // arguments a Dockerfile sees, the OCI labels, the platforms and the smoke command. Pure, so both
 // builders' command lines and the tests share one plan.
 import { join } from 'node:path';
-import type { TagshipConfig, VariantConfig } from '../../src/config/schema';
+import type { VariantConfig } from '../../src/config/schema';
+import type { ImageConfig } from '../../src/contract/activities';
 import { immutableTags } from './image-tags';
 
 /** What the image's labels say about the project, read from the variant's first package. */
@@ -13,7 +14,7 @@ export interface ProjectMetadata {
 
 export interface ImagePlanInput {
   readonly sourceDir: string;
-  readonly config: TagshipConfig;
+  readonly config: ImageConfig;
   readonly version: string;
   readonly commit: string;
   readonly variant: VariantConfig;
@@ -42,7 +43,7 @@ export interface ImagePlan {
  * Dockerfile (`for p in $PACKAGES; do uv add "$p==$VERSION"; done`) works unchanged and a
  * Dockerfile that wants pins can `pip install $REQUIREMENTS`.
  */
-export function buildArgs(config: TagshipConfig, variant: VariantConfig, version: string): Record<string, string> {
+export function buildArgs(config: ImageConfig, variant: VariantConfig, version: string): Record<string, string> {
   return {
     ...config.images.build_args,
     VERSION: version,

@@ -8,6 +8,7 @@ import type { TagshipConfig } from '../../src/config/schema';
 import type { MovingTagDecision } from '../../src/contract/release';
 import { compareVersions, isStable, parseVersion, type ParsedVersion } from '../../src/contract/version';
 import type { Manifest, RegistryClient } from './registry-client';
+import { failure } from '../../src/contract/failures';
 
 /** The part of the config tags depend on; a whole TagshipConfig will do. */
 export interface ImageTagsConfig {
@@ -197,7 +198,7 @@ export function movingTagTargets(existingTags: readonly string[], config: ImageT
 export async function releaseManifest(client: RegistryClient, config: ImageTagsConfig, variant: string, version: string): Promise<Manifest> {
   const tag = immutableTags(config, variant, version)[0]!;
   const manifest = await client.getManifest(tag);
-  if (!manifest) throw ApplicationFailure.retryable(`${tag} vanished from the registry while moving tags`, 'ImageNotFound');
+  if (!manifest) throw failure('ImageNotFound', `${tag} vanished from the registry while moving tags`);
   return manifest;
 }
 
@@ -237,7 +238,7 @@ export async function moveTags(client: RegistryClient, config: ImageTagsConfig, 
   for (const [tag, digest] of expected) {
     const readBack = await client.getManifest(tag);
     if (readBack?.digest !== digest) {
-      throw ApplicationFailure.retryable(`${tag} reads back as ${readBack?.digest ?? 'missing'}, expected ${digest}`, 'LatestMismatch');
+      throw failure('LatestMismatch', `${tag} reads back as ${readBack?.digest ?? 'missing'}, expected ${digest}`);
     }
   }
   return decisions.map(({ tag, moved, reason }) => (reasons.has(tag) ? { tag, moved: false, reason: reasons.get(tag)! } : { tag, moved, reason }));

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TagshipConfig } from '../../src/config/schema';
 import type { Credentials } from './settings';
+import { failure } from '../../src/contract/failures';
 
 export const INDEX_MEDIA_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -222,7 +223,7 @@ export async function withRegistryFailures<T>(fn: () => Promise<T>): Promise<T> 
     return await fn();
   } catch (err) {
     if (err instanceof RegistryError) {
-      throw err.retryable ? ApplicationFailure.retryable(err.message, 'RegistryError') : ApplicationFailure.nonRetryable(err.message, 'RegistryRefused');
+      throw err.retryable ? failure('RegistryError', err.message) : failure('RegistryRefused', err.message);
     }
     throw err;
   }

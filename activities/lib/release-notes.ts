@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { isGitHubRepository } from '../../src/config/schema';
 import { compareVersions, isStable, parseVersion, tagForVersion, versionFromTag, type ParsedVersion } from '../../src/contract/version';
 import { ensureMirror, git, type RepoRef } from './git-checkout';
+import { failure } from '../../src/contract/failures';
 
 export interface ReleaseCommit {
   readonly sha: string;
@@ -43,7 +44,7 @@ function versionedTags(tags: readonly string[]): VersionedTag[] {
  */
 export function previousReleaseTag(tags: readonly string[], version: string): string | undefined {
   const current = parseVersion(version);
-  if (!current) throw ApplicationFailure.nonRetryable(`not a release version: ${version}`, 'InvalidVersion');
+  if (!current) throw failure('InvalidVersion', `not a release version: ${version}`);
   const stableOnly = isStable(current);
   const lower = versionedTags(tags).filter((t) => compareVersions(t.version, current) < 0 && (!stableOnly || isStable(t.version)));
   return lower.at(-1)?.tag;
@@ -59,7 +60,7 @@ export function isLatestRelease(tags: readonly string[], version: string): boole
 function gitFailure(what: string, repo: RepoRef, err: unknown): Error {
   const stderr = ((err as { stderr?: string }).stderr ?? '').trim();
   if (/does not appear to be a git repository|repository .* not found/i.test(stderr)) {
-    return ApplicationFailure.nonRetryable(`${repo.url} is not a git repository: ${stderr.split('\n')[0]}`, 'RepositoryNotFound');
+    return failure('RepositoryNotFound', `${repo.url} is not a git repository: ${stderr.split('\n')[0]}`);
   }
   return new Error(`${what} failed: ${stderr.split('\n').slice(-3).join(' ') || (err as Error).message}`);
 }
@@ -94,7 +95,7 @@ export async function releaseHistory(workDir: string, repo: RepoRef, version: st
   }
   const have = await git(['--git-dir', mirror, 'cat-file', '-t', commit]).catch(() => '');
   if (have !== 'commit') {
-    throw ApplicationFailure.nonRetryable(`commit ${commit} of ${tagForVersion(version)} is not in ${repo.url} any more; start a new release`, 'TagMoved');
+    throw failure('TagMoved', `commit ${commit} of ${tagForVersion(version)} is not in ${repo.url} any more; start a new release`);
   }
   const listed = await git(['--git-dir', mirror, 'for-each-ref', '--format=%(refname:strip=2)', 'refs/tags/v*']);
   const tags = versionedTags(listed.split('\n').filter(Boolean)).map((t) => t.tag);

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { normalizeProjectName } from '../../src/contract/version';
 import { sha256File } from './artifact-store';
+import { failure } from '../../src/contract/failures';
 
 export interface IndexFile {
   readonly filename: string;
@@ -139,7 +140,7 @@ export async function listProjectFilesForStep(simpleUrl: string, project: string
   try {
     return await listProjectFiles(simpleUrl, project);
   } catch (err) {
-    if (err instanceof IndexHttpError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, 'IndexRefused');
+    if (err instanceof IndexHttpError && !err.retryable) throw failure('IndexRefused', err.message);
     throw err;
   }
 }

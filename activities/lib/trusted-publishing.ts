@@ -4,9 +4,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Credentials } from './settings';
 import { OidcTokenUnavailable, publicClaims, resolveOidcToken } from './oidc-token';
+import { failure, failureWithDetails } from '../../src/contract/failures';
 
-/** Token failures the workflow answers by waiting for a fresh token (signal) instead of failing. */
-export const TOKEN_FAILURE_TYPES = ['OidcTokenUnavailable', 'OidcTokenExpired'] as const;
 
 function endpoint(oidcUrl: string, path: string): string {
   return new URL(path, oidcUrl.endsWith('/') ? oidcUrl : `${oidcUrl}/`).toString();
@@ -17,28 +16,28 @@ async function fetchJson(url: string, init: RequestInit, what: string): Promise<
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
   } catch (err) {
-    throw ApplicationFailure.retryable(`${what}: cannot reach ${url}: ${(err as Error).message}`, 'TrustedPublishingUnreachable');
+    throw failure('TrustedPublishingUnreachable', `${what}: cannot reach ${url}: ${(err as Error).message}`);
   }
   if (res.status >= 500 || res.status === 429) {
     await res.body?.cancel();
-    throw ApplicationFailure.retryable(`${what}: ${url} answered ${res.status}`, 'TrustedPublishingUnavailable');
+    throw failure('TrustedPublishingUnavailable', `${what}: ${url} answered ${res.status}`);
   }
   if (res.status === 404) {
     await res.body?.cancel();
-    throw ApplicationFailure.nonRetryable(`${what}: ${url} answered 404: this index does not support trusted publishing (set index.auth = "token" for a private index)`, 'TrustedPublishingRefused');
+    throw failure('TrustedPublishingRefused', `${what}: ${url} answered 404: this index does not support trusted publishing (set index.auth = "token" for a private index)`);
   }
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) as Record<string, unknown> };
   } catch {
-    throw ApplicationFailure.nonRetryable(`${what}: ${url} answered ${res.status} with a body that is not JSON`, 'TrustedPublishingRefused');
+    throw failure('TrustedPublishingRefused', `${what}: ${url} answered ${res.status} with a body that is not JSON`);
   }
 }
 
 export async function fetchAudience(oidcUrl: string): Promise<string> {
   const url = endpoint(oidcUrl, '_/oidc/audience');
   const { status, body } = await fetchJson(url, {}, 'trusted publishing audience');
-  if (typeof body.audience !== 'string') throw ApplicationFailure.nonRetryable(`${url} answered ${status} without an audience`, 'TrustedPublishingRefused');
+  if (typeof body.audience !== 'string') throw failure('TrustedPublishingRefused', `${url} answered ${status} without an audience`);
   return body.audience;
 }
 
@@ -59,7 +58,7 @@ export async function mintUploadToken(oidcUrl: string, oidcToken: string): Promi
     `\n  token claims: ${JSON.stringify(publicClaims(oidcToken))}`;
   // An expired or otherwise unusable token is fixed by a fresh one; a publisher mismatch is not.
   const type = codes.some((c) => c === 'invalid-token' || c === 'expired-token') ? 'OidcTokenExpired' : 'TrustedPublishingRefused';
-  throw ApplicationFailure.nonRetryable(message, type, { codes });
+  throw failureWithDetails(type, message, [{ codes }]);
 }
 
 /** Credentials for one upload: `__token__` and a freshly minted token. */
@@ -70,7 +69,7 @@ export async function trustedPublishingCredentials(oidcUrl: string, forwarded: s
     id = await resolveOidcToken(audience, forwarded, env);
   } catch (err) {
     if (err instanceof OidcTokenUnavailable) {
-      throw ApplicationFailure.nonRetryable(err.message, err.expired ? 'OidcTokenExpired' : 'OidcTokenUnavailable');
+      throw failure(err.expired ? 'OidcTokenExpired' : 'OidcTokenUnavailable', err.message);
     }
     throw err;
   }

@@ -63,7 +63,7 @@ function directoryReader(repoDir: string): RepoReader {
   return (file) => readFile(join(repoDir, file), 'utf8');
 }
 
-async function readPackages(read: RepoReader, config: TagshipConfig): Promise<{ packages: ReadPackage[]; problems: Problem[] }> {
+async function readPackages(read: RepoReader, config: Pick<TagshipConfig, 'packages'>): Promise<{ packages: ReadPackage[]; problems: Problem[] }> {
   const packages: ReadPackage[] = [];
   const problems: Problem[] = [];
   const fail = (message: string, repairable = false) => problems.push({ message: `ERROR: ${message}`, repairable });
@@ -102,12 +102,12 @@ async function readPackages(read: RepoReader, config: TagshipConfig): Promise<{ 
   return { packages, problems };
 }
 
-export async function checkVersions(opts: { repoDir: string; config: TagshipConfig; tag?: string }): Promise<VersionCheck> {
+export async function checkVersions(opts: { repoDir: string; config: Pick<TagshipConfig, 'packages'>; tag?: string }): Promise<VersionCheck> {
   return checkVersionsWith(directoryReader(opts.repoDir), opts);
 }
 
 /** checkVersions over any view of the repository, e.g. a commit read from a git mirror. */
-export async function checkVersionsWith(read: RepoReader, opts: { config: TagshipConfig; tag?: string }): Promise<VersionCheck> {
+export async function checkVersionsWith(read: RepoReader, opts: { config: Pick<TagshipConfig, 'packages'>; tag?: string }): Promise<VersionCheck> {
   const { packages, problems } = await readPackages(read, opts.config);
   const errors = problems.map((p) => p.message);
   const statics = packages.filter((p) => p.version !== undefined);
@@ -135,7 +135,7 @@ export async function checkVersionsWith(read: RepoReader, opts: { config: Tagshi
  * Sets every static package to `version`: reads and checks all files first, so a bad one changes
  * nothing. Dynamic versions are left alone (they follow the tag or the build) and reported as such.
  */
-export async function setVersions(opts: { repoDir: string; config: TagshipConfig; version: string }): Promise<VersionChange[]> {
+export async function setVersions(opts: { repoDir: string; config: Pick<TagshipConfig, 'packages'>; version: string }): Promise<VersionChange[]> {
   if (!isValidVersion(opts.version)) {
     throw new VersionError([`invalid version "${opts.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`]);
   }

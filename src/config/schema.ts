@@ -54,7 +54,8 @@ const httpUrl = z
 
 const duration = z.string().regex(DURATION, 'must be a duration like "90s", "10m" or "1h"');
 
-export const configSchema = z
+/** Every section of tagship.toml, each checked on its own (upgrading a step's slice parses only its sections). */
+export const configSections = z
   .object({
     repository: z
       .object({
@@ -190,7 +191,9 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict()
+  .strict();
+
+export const configSchema = configSections
   .transform((cfg) => ({ ...cfg, github_release: { ...cfg.github_release, enabled: cfg.github_release.enabled ?? isGitHubRepository(cfg.repository.url) } }))
   .superRefine((cfg, ctx) => {
     const names = new Set<string>();

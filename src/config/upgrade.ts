@@ -1,5 +1,5 @@
 // Config snapshots recorded in workflow history by an older tagship, brought up to today's shape.
-import { ConfigError, configSchema, formatPath, type TagshipConfig } from './schema';
+import { ConfigError, configSchema, configSections, formatPath, type TagshipConfig } from './schema';
 
 /**
  * A config snapshot from workflow history, with every key added since it was recorded filled in
@@ -9,4 +9,25 @@ export function upgradeConfig(snapshot: TagshipConfig): TagshipConfig {
   const result = configSchema.safeParse(snapshot);
   if (!result.success) throw new ConfigError(`the release's configuration snapshot no longer parses: ${result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
   return result.data;
+}
+
+type SectionName = keyof typeof configSections.shape;
+
+/**
+ * A step's config slice (or a whole snapshot, as releases recorded before slices pass) with each
+ * section it holds parsed on its own, so keys added since it was recorded get their defaults.
+ * Sections the slice does not hold stay absent: a step never reads what was not planned for it.
+ */
+export function upgradeSlice<S extends object>(slice: S): S {
+  const out: Record<string, unknown> = { ...(slice as Record<string, unknown>) };
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(slice)) {
+    const section = configSections.shape[key as SectionName];
+    if (!section) continue;
+    const result = section.safeParse(value);
+    if (result.success) out[key] = result.data;
+    else problems.push(...result.error.issues.map((i) => `${formatPath([key, ...i.path])}: ${i.message}`));
+  }
+  if (problems.length > 0) throw new ConfigError(`the release's configuration snapshot no longer parses: ${problems.join('; ')}`);
+  return out as S;
 }

@@ -10,6 +10,17 @@ export interface ReleaseInput {
   readonly dryRun?: boolean;
 }
 
+/** What the tagRef workflow is started with: a branch or commit to tag, and the config snapshot. */
+export interface TagRefInput {
+  readonly config: TagshipConfig;
+  /** A branch ("main", "refs/heads/release/1.2") or a full commit id. */
+  readonly ref: string;
+  /** Required only when every package takes its version from the tag; otherwise it must agree with theirs. */
+  readonly version?: string;
+  /** The commit the requester ran on (a CI job's `sha` claim): the branch must still point there. */
+  readonly expectedCommit?: string;
+}
+
 export interface ValidatedRelease {
   readonly version: string;
   /** Full commit id the tag points at; every later step works from exactly this commit. */
