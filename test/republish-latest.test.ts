@@ -18,7 +18,7 @@ import type { TagshipConfig } from '../src/config/schema';
 import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { tools } from '../activities/lib/tools';
 import { compareVersions, parseVersion } from '../src/contract/version';
-import type { RepublishLatestSummary } from '../workflows/republish-latest';
+import type { RepublishLatestSummary } from '../src/contract/release';
 import { workflowsPath } from '../worker/run';
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
