@@ -4,7 +4,6 @@
 // retried or re-run activity uploads nothing new and never makes a second release.
 import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
-import { ApplicationFailure } from '@temporalio/common';
 import { isStable, parseVersion, tagForVersion } from '../src/contract/version';
 import type { WorkerSettings } from './lib/settings';
 import { isLatestRelease, releaseHistory, renderReleaseNotes } from './lib/release-notes';

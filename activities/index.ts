@@ -2,7 +2,6 @@
 // workflow payloads). One entry point per file beside this one; what they share is in ./lib.
 // Every input's config slice is brought up to today's shape here, once, so a release recorded by
 // an older tagship runs on with today's activities.
-import { ApplicationFailure } from '@temporalio/common';
 import { ConfigError } from '../src/config/schema';
 import { upgradeSlice } from '../src/config/upgrade';
 import type { ReleaseActivities } from '../src/contract/activities';

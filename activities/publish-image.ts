@@ -5,7 +5,6 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import TOML from '@iarna/toml';
 import type { PublishedImage } from '../src/contract/release';
 import type { WorkerSettings } from './lib/settings';

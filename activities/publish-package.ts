@@ -5,7 +5,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
-import { ApplicationFailure } from '@temporalio/common';
 import type { BuiltFile, PublishedPackage } from '../src/contract/release';
 import { tools } from './lib/tools';
 import type { Credentials, WorkerSettings } from './lib/settings';

@@ -2,7 +2,6 @@
 // family found in the registry) at the newest stable release of its family, by copying that
 // release's manifest byte for byte (digest kept, nothing rebuilt). The target is always the
 // family's newest stable version in the registry, so tags only ever move forward.
-import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { compareVersions, parseVersion } from '../src/contract/version';
 import type { WorkerSettings } from './lib/settings';

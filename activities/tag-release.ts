@@ -2,7 +2,6 @@
 // commit that has no tag yet. The version is read at that commit, the packages must agree on it,
 // and tag v<version> is created there and pushed, so the release that follows is an ordinary tag
 // release (the same workflow id a tag push would give; the webhook of the new tag joins it).
-import { ApplicationFailure } from '@temporalio/common';
 import { isValidVersion } from '../src/contract/version';
 import { checkVersionsWith } from './lib/versions';
 import type { WorkerSettings } from './lib/settings';

@@ -1,6 +1,5 @@
 // Validate a tag at its commit: the tag has the v*.*.* shape, every configured pyproject.toml has
 // one identical version, and the tag names it. Failures use the seed's words and never retry.
-import { ApplicationFailure } from '@temporalio/common';
 import type { ValidatedRelease } from '../src/contract/release';
 import { badTagMessage, versionFromTag } from '../src/contract/version';
 import { checkVersions } from './lib/versions';

@@ -1,7 +1,7 @@
 // Poll the index's Simple API until every file of the package is listed with the hash we built.
 // Heartbeats carry the poll count, so a retry after a worker crash resumes the count.
 import { Context } from '@temporalio/activity';
-import type { BuiltFile, VisiblePackage } from '../src/contract/release';
+import type { VisiblePackage } from '../src/contract/release';
 import { IndexHttpError, listProjectFiles } from './lib/simple-index';
 import type { WaitVisibleInput } from '../src/contract/activities';
 

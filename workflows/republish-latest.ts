@@ -4,29 +4,16 @@
 // runs beside a stable release of the same repository: that release moves its tags itself, and a
 // copy taken before its push would undo it.
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
-import type * as activities from '../activities';
-import type { RetagLatestResult } from '../src/contract/activities';
-import type { TagshipConfig } from '../src/config/schema';
+import { retagSlice, runningReleasesSlice } from '../src/config/plan';
+import type { ReleaseActivities } from '../src/contract/activities';
+import { retryPolicy } from '../src/contract/failures';
+import type { RepublishLatestInput, RepublishLatestSummary } from '../src/contract/release';
 import { isStable, parseVersion } from '../src/contract/version';
 
-type Activities = ReturnType<typeof activities.createActivities>;
-
-export interface RepublishLatestInput {
-  readonly config: TagshipConfig;
-}
-
-export interface RepublishLatestSummary {
-  readonly skipped?: string;
-  readonly variants: readonly RetagLatestResult[];
-}
-
-const act = proxyActivities<Activities>({
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
-});
+const act = proxyActivities<ReleaseActivities>({ startToCloseTimeout: '2m', retry: retryPolicy(5) });
 
 export async function republishLatest(input: RepublishLatestInput): Promise<RepublishLatestSummary> {
-  const running = await act.runningReleaseVersions({ config: input.config });
+  const running = await act.runningReleaseVersions({ config: runningReleasesSlice(input.config) });
   const stable = running.filter((v) => {
     const p = parseVersion(v);
     return p !== undefined && isStable(p);
@@ -36,7 +23,7 @@ export async function republishLatest(input: RepublishLatestInput): Promise<Repu
     setCurrentDetails(`Skipped: ${skipped}`);
     return { skipped, variants: [] };
   }
-  const variants = await Promise.all(input.config.variants.map((v) => act.retagLatest({ config: input.config, variant: v.name })));
+  const variants = await Promise.all(input.config.variants.map((v) => act.retagLatest({ config: retagSlice(input.config, v.name), variant: v.name })));
   setCurrentDetails(
     variants
       .flatMap((r) => (r.tags && r.tags.length > 0 ? r.tags.map((t) => `- \`${t.tag}\`: ${t.outcome} — ${t.reason}`) : [`- ${r.variant}: ${r.outcome} — ${r.reason}`]))

@@ -2,30 +2,12 @@
 // shown live in the UI as a markdown table (current details), mirrored into the TagshipStatus
 // search attribute. Operator decisions (retry/skip) arrive here and wake the waiting step.
 import { condition, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { TagshipConfig } from '../src/config/schema';
 import type { ReleaseStatus, StepState, StepStatus } from '../src/contract/release';
 import { TAGSHIP_STATUS } from '../src/contract/search-attributes';
-import { STEP_ICON as ICON } from '../src/contract/step-icons';
+import { isUnskippable } from '../src/contract/steps';
+import { statusMarkdown } from './status-markdown';
 
 export type Decision = 'retry' | 'skip';
-
-export const GITHUB_RELEASE_STEP = 'github-release';
-
-export function stepNames(config: TagshipConfig, dryRun: boolean): string[] {
-  const names = ['validate', ...config.packages.map((p) => `build:${p.name}`)];
-  if (!dryRun) {
-    for (const p of config.packages) names.push(`publish:${p.name}`, `visible:${p.name}`);
-    names.push(...config.variants.map((v) => `image:${v.name}`));
-    // Releases recorded before the GitHub Release existed carry configs without the key: no step.
-    if (config.github_release?.enabled === true) names.push(GITHUB_RELEASE_STEP);
-  }
-  names.push('finish');
-  return names;
-}
-
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').slice(0, 300);
-}
 
 export class StepBoard {
   private readonly steps = new Map<string, StepStatus>();
@@ -70,7 +52,7 @@ export class StepBoard {
   validateDecision(step: string, decision: Decision): void {
     const s = this.steps.get(step);
     if (!s) throw new Error(`no step "${step}" in this release; steps: ${[...this.steps.keys()].join(', ')}`);
-    if (decision === 'skip' && (step === 'validate' || step === 'finish')) throw new Error(`step ${step} cannot be skipped`);
+    if (decision === 'skip' && isUnskippable(step)) throw new Error(`step ${step} cannot be skipped`);
     if (s.state !== 'waiting-for-operator') throw new Error(`step ${step} is ${s.state}, not waiting for an operator`);
   }
 
@@ -96,18 +78,8 @@ export class StepBoard {
     return { tag: this.tag, ...(this.version ? { version: this.version } : {}), state, steps };
   }
 
-  markdown(): string {
-    const st = this.status();
-    const rows = st.steps.map((s) => `| ${ICON[s.state]} | \`${s.step}\` | ${s.state} | ${cell(s.note ?? '')} |`);
-    const waiting = st.steps.filter((s) => s.state === 'waiting-for-operator').map((s) => `\`${s.step}\``);
-    const help = waiting.length
-      ? `\n\n**Waiting for an operator:** ${waiting.join(', ')}. Retry or skip with \`tagship release retry|skip ${this.tag} <step>\`, or the \`retryStep\`/\`skipStep\` signal with the step name; abort with \`abortRelease\`.`
-      : '';
-    return [`**Release ${this.tag}** — ${st.state}`, '', '| | step | state | note |', '|---|---|---|---|', ...rows].join('\n') + help;
-  }
-
   private publish(): void {
-    setCurrentDetails(this.markdown());
+    setCurrentDetails(statusMarkdown(this.status()));
     const state = this.status().state;
     // One upsert per change of overall state, not per step: each is a history event.
     if (this.trackStatus && state !== this.lastStatus) upsertSearchAttributes([{ key: TAGSHIP_STATUS, value: state }]);

@@ -5,6 +5,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import { tagSlice } from '../src/config/plan';
 import type { ReleaseActivities, TaggedRelease } from '../src/contract/activities';
+import { retryPolicy } from '../src/contract/failures';
 import type { TagRefInput } from '../src/contract/release';
 
 export async function tagRef(input: TagRefInput): Promise<TaggedRelease> {
@@ -12,7 +13,7 @@ export async function tagRef(input: TagRefInput): Promise<TaggedRelease> {
     activityId: 'tag',
     summary: `tag ${input.ref}`,
     startToCloseTimeout: input.config.timeouts.validate,
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
+    retry: retryPolicy(3, '30s'),
   });
   return tagRelease({ ...input, config: tagSlice(input.config) });
 }

@@ -5,7 +5,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { failure } from '../../src/contract/failures';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;

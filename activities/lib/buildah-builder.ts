@@ -13,7 +13,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { tools } from './tools';
 import { buildFailure, classifyBuildOutput, lastLines, normalizeOutput } from './build-failure';
 import { runBuilder, type BuilderRun } from './builder-process';

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { tools } from './tools';
 import { buildFailure, classifyBuildOutput, lastLines } from './build-failure';
 import { runBuilder } from './builder-process';

@@ -4,7 +4,6 @@
 // sdist's clock times), the index's file *is* this commit's build and is adopted as the release's
 // own; when contents differ, the operator is told exactly which members and what to do.
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { sha256File } from './artifact-store';
 import { compareDistributions, describeDifferences } from './dist-diff';
 import { downloadIndexFile, IndexHttpError, listProjectFilesForStep } from './simple-index';

@@ -5,7 +5,6 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { ApplicationFailure } from '@temporalio/common';
 import { COMMIT_RE } from '../../src/contract/git-refs';
 import { tools } from './tools';
 import { badTagMessage, versionFromTag } from '../../src/contract/version';

@@ -13,7 +13,6 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import zlib from 'node:zlib';
-import { ApplicationFailure } from '@temporalio/common';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
 import type { VerifiedPackage, VerifiedPlatform } from '../../src/contract/release';

@@ -3,7 +3,6 @@
 // (`{major}.{minor}-{variant}` → all 1.0.x). A moving tag follows the newest STABLE version of
 // its family and never moves backwards. The registry is the only record of what was released,
 // so candidates are read back from its tag list through the first {version} template.
-import { ApplicationFailure } from '@temporalio/common';
 import type { TagshipConfig } from '../../src/config/schema';
 import type { MovingTagDecision } from '../../src/contract/release';
 import { compareVersions, isStable, parseVersion, type ParsedVersion } from '../../src/contract/version';

@@ -2,7 +2,6 @@
 // read manifests and tags, and copy a manifest to another tag byte for byte so its digest is kept.
 // Handles the Bearer token challenge real registries answer with; a local registry needs none.
 import { createHash } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TagshipConfig } from '../../src/config/schema';
 import type { Credentials } from './settings';
 import { failure } from '../../src/contract/failures';

@@ -1,7 +1,6 @@
 // The notes of a GitHub Release: the commits since the previous release tag, grouped by their
 // conventional-commit type, then what the release published. The git side reads the worker's
 // mirror; the rendering is pure so the same history always gives the same Markdown.
-import { ApplicationFailure } from '@temporalio/common';
 import { isGitHubRepository } from '../../src/config/schema';
 import { compareVersions, isStable, parseVersion, tagForVersion, versionFromTag, type ParsedVersion } from '../../src/contract/version';
 import { ensureMirror, git, type RepoRef } from './git-checkout';

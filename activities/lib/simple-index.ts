@@ -5,7 +5,6 @@ import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
-import { ApplicationFailure } from '@temporalio/common';
 import { normalizeProjectName } from '../../src/contract/version';
 import { sha256File } from './artifact-store';
 import { failure } from '../../src/contract/failures';

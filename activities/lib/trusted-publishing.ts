@@ -1,7 +1,6 @@
 // PyPI trusted publishing, as PyPI specifies it: ask the index for its OIDC audience, get an ID
 // token for that audience, exchange it at `/_/oidc/mint-token` for a short-lived upload token.
 // Failures carry PyPI's error codes and the token's public claims, never the token.
-import { ApplicationFailure } from '@temporalio/common';
 import type { Credentials } from './settings';
 import { OidcTokenUnavailable, publicClaims, resolveOidcToken } from './oidc-token';
 import { failure, failureWithDetails } from '../../src/contract/failures';

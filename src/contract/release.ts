@@ -1,9 +1,13 @@
 // Plain data that crosses the workflow/activity boundary. Kept small on purpose: names, hashes and
 // digests only; never file bytes, logs or secrets, because all of it lands in workflow history.
 import type { TagshipConfig } from '../config/schema';
+import type { RetagLatestResult } from './activities';
+
+/** The config snapshot a release runs with, taken when it started; recorded in its history. */
+export type ReleaseConfig = TagshipConfig;
 
 export interface ReleaseInput {
-  readonly config: TagshipConfig;
+  readonly config: ReleaseConfig;
   /** The pushed tag, e.g. "v1.0.18". */
   readonly tag: string;
   /** Validate and build only: nothing is uploaded or pushed. */
@@ -125,4 +129,14 @@ export interface ReleaseStatus {
   readonly version?: string;
   readonly state: 'running' | 'waiting-for-operator' | 'succeeded' | 'failed';
   readonly steps: readonly StepStatus[];
+}
+
+/** What the scheduled re-publish of moving tags is started with: the config the schedule was applied with. */
+export interface RepublishLatestInput {
+  readonly config: TagshipConfig;
+}
+
+export interface RepublishLatestSummary {
+  readonly skipped?: string;
+  readonly variants: readonly RetagLatestResult[];
 }
