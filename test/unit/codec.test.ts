@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { CodecKeyError, EncryptionCodec, generateKeySpec, parseKeyRing } from '../src/codec/encryption-codec';
+import { CodecKeyError, EncryptionCodec, generateKeySpec, parseKeyRing } from '../../src/codec/encryption-codec';
 
 const SECRET = 'pypi-AgEIcHlwaS5vcmcCJGZha2UtdG9rZW4tdmFsdWU';
 

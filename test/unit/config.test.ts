@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../src/config/schema';
-import { loadConfig, parseConfig } from '../src/config/load';
-import { releaseWorkflowId } from '../src/contract/workflow-ids';
-import { upgradeConfig } from '../src/config/upgrade';
+import { ConfigError } from '../../src/config/schema';
+import { loadConfig, parseConfig } from '../../src/config/load';
+import { releaseWorkflowId } from '../../src/contract/workflow-ids';
+import { upgradeConfig } from '../../src/config/upgrade';
 
 describe('tagship.toml', () => {
   it('defaults reproduce the seed release', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { criticalPathMs, sequentialMs } from '../bench/critical-path';
-import { parseConfig } from '../src/config/load';
+import { criticalPathMs, sequentialMs } from '../../bench/critical-path';
+import { parseConfig } from '../../src/config/load';
 
 describe('benchmark critical path', () => {
   const config = parseConfig('', 'defaults');

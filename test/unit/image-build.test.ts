@@ -2,16 +2,16 @@
 // builders' command lines, how builder output is classified, and the per-worker build slots.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildFailure, classifyBuildOutput, normalizeOutput } from '../activities/lib/build-failure';
-import { BuildSlots } from '../activities/lib/build-slots';
-import { buildahBuildArgs, buildahGlobal, buildahPushArgs, registriesConf } from '../activities/lib/buildah-builder';
-import { dockerBuildxArgs, dockerSmokeBuildArgs, dockerSmokeRunArgs } from '../activities/lib/buildx-builder';
-import { planImage } from '../activities/lib/image-plan';
-import { builderEnv } from '../activities/lib/builder-process';
-import { parseConfig } from '../src/config/load';
-import { formatStatusTable } from '../src/client/status';
-import { formatStep } from '../src/client/summary-format';
-import { settingsFromEnv } from '../worker/settings';
+import { buildFailure, classifyBuildOutput, normalizeOutput } from '../../activities/lib/build-failure';
+import { BuildSlots } from '../../activities/lib/build-slots';
+import { buildahBuildArgs, buildahGlobal, buildahPushArgs, registriesConf } from '../../activities/lib/buildah-builder';
+import { dockerBuildxArgs, dockerSmokeBuildArgs, dockerSmokeRunArgs } from '../../activities/lib/buildx-builder';
+import { planImage } from '../../activities/lib/image-plan';
+import { builderEnv } from '../../activities/lib/builder-process';
+import { parseConfig } from '../../src/config/load';
+import { formatStatusTable } from '../../src/client/status';
+import { formatStep } from '../../src/client/summary-format';
+import { settingsFromEnv } from '../../worker/settings';
 
 const COMMIT = 'a'.repeat(40);
 

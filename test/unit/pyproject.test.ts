@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PyprojectError, readProject, readProjectVersion, setProjectVersion } from '../activities/lib/pyproject';
+import { PyprojectError, readProject, readProjectVersion, setProjectVersion } from '../../activities/lib/pyproject';
 
 /** Asserts `after` equals `before` except on exactly one line, which becomes `expected`. */
 function assertOneLineChanged(before: string, after: string, expected: string): void {

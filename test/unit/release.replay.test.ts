@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { stepEvents } from '../src/client/release-client';
-import { workflowsPath } from '../worker/run';
+import { stepEvents } from '../../src/client/follow';
+import { workflowsPath } from '../../worker/run';
 
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'release-v1.0.18.history.json');
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'release-v1.0.18.history.json');
 
 describe('recorded release history', () => {
   it('replays the v1.0.18 release of every step without a determinism error', async () => {

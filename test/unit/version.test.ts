@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareVersions, isStable, normalizeProjectName, parseVersion, versionFromTag } from '../src/contract/version';
+import { compareVersions, isStable, normalizeProjectName, parseVersion, versionFromTag } from '../../src/contract/version';
 
 const v = (s: string) => {
   const p = parseVersion(s);

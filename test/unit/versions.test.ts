@@ -4,9 +4,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig, parseConfig } from '../src/config/load';
-import { VersionError, checkVersions, setVersions } from '../activities/lib/versions';
-import { exampleCopier, PYPROJECT_FILES } from './support/example-copies';
+import { loadConfig, parseConfig } from '../../src/config/load';
+import { VersionError, checkVersions, setVersions } from '../../activities/lib/versions';
+import { exampleCopier, PYPROJECT_FILES } from '../support/example-copies';
 
 const FILES = PYPROJECT_FILES;
 const config = parseConfig('', 'defaults');
