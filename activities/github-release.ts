@@ -10,6 +10,7 @@ import { isLatestRelease, releaseHistory, renderReleaseNotes } from './lib/relea
 import { repoRef } from './lib/repo-ref';
 import type { GitHubReleaseConfig, GitHubReleaseInput, GitHubReleaseResult } from '../src/contract/activities';
 import { failure } from '../src/contract/failures';
+import { repositorySlug } from '../src/contract/workflow-ids';
 
 export const SHA256SUMS_ASSET = 'SHA256SUMS';
 export const IMAGES_ASSET = 'images.txt';
@@ -71,7 +72,7 @@ class GitHub {
     readonly config: GitHubReleaseConfig,
     private readonly token: string,
   ) {
-    this.repository = `${config.repository.owner}/${config.repository.name}`;
+    this.repository = repositorySlug(config);
     const quiet = () => {};
     this.octokit = new Octokit({
       baseUrl: config.github_release.api_url.replace(/\/+$/, ''),
@@ -147,7 +148,7 @@ export async function publishGitHubRelease(settings: WorkerSettings, input: GitH
   if (!token) {
     throw failure(
       'GitHubTokenMissing',
-      `no GitHub token on this worker: set TAGSHIP_GITHUB_TOKEN (a token with \`contents: write\` on ${input.config.repository.owner}/${input.config.repository.name}), or set github_release.enabled = false in tagship.toml to release without a GitHub Release`,
+      `no GitHub token on this worker: set TAGSHIP_GITHUB_TOKEN (a token with \`contents: write\` on ${repositorySlug(input.config)}), or set github_release.enabled = false in tagship.toml to release without a GitHub Release`,
     );
   }
   const version = parseVersion(input.version);

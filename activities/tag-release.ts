@@ -2,7 +2,7 @@
 // commit that has no tag yet. The version is read at that commit, the packages must agree on it,
 // and tag v<version> is created there and pushed, so the release that follows is an ordinary tag
 // release (the same workflow id a tag push would give; the webhook of the new tag joins it).
-import { isValidVersion } from '../src/contract/version';
+import { invalidVersionMessage, isValidVersion } from '../src/contract/version';
 import { checkVersionsWith } from './lib/versions';
 import type { WorkerSettings } from './lib/settings';
 import { COMMIT_RE, invalidRef } from '../src/contract/git-refs';
@@ -59,7 +59,7 @@ async function versionAt(mirror: string, config: TagConfig, commit: string, ref:
 export async function tagRelease(settings: WorkerSettings, input: TagReleaseInput): Promise<TaggedRelease> {
   const refProblem = invalidRef(input.ref);
   if (refProblem) fail('InvalidRef', refProblem);
-  if (input.version !== undefined && !isValidVersion(input.version)) fail('InvalidVersion', `invalid version "${input.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`);
+  if (input.version !== undefined && !isValidVersion(input.version)) fail('InvalidVersion', invalidVersionMessage(input.version));
   const repo = repoRef(input.config);
   const mirror = await ensureMirror(settings.workDir, repo);
   const commit = await resolveRef(mirror, repo, input.ref);

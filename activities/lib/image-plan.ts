@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { VariantConfig } from '../../src/config/schema';
 import type { ImageConfig } from '../../src/contract/activities';
 import { immutableTags } from './image-tags';
+import { repositorySlug } from '../../src/contract/workflow-ids';
 
 /** What the image's labels say about the project, read from the variant's first package. */
 export interface ProjectMetadata {
@@ -57,7 +58,7 @@ export function buildArgs(config: ImageConfig, variant: VariantConfig, version: 
 /** The labels docker/metadata-action sets, plus tagship's own. */
 export function imageLabels(input: ImagePlanInput): Record<string, string> {
   const { config, version, variant, metadata } = input;
-  const source = `https://github.com/${config.repository.owner}/${config.repository.name}`;
+  const source = `https://github.com/${repositorySlug(config)}`;
   return {
     'org.opencontainers.image.title': config.repository.name,
     ...(metadata?.description ? { 'org.opencontainers.image.description': metadata.description } : {}),

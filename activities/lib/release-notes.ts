@@ -5,6 +5,7 @@ import { isGitHubRepository } from '../../src/config/schema';
 import { compareVersions, isStable, parseVersion, tagForVersion, versionFromTag, type ParsedVersion } from '../../src/contract/version';
 import { ensureMirror, git, type RepoRef } from './git-checkout';
 import { failure } from '../../src/contract/failures';
+import { repositorySlug } from '../../src/contract/workflow-ids';
 
 export interface ReleaseCommit {
   readonly sha: string;
@@ -196,7 +197,7 @@ function commitLine(c: ConventionalCommit, commit: ReleaseCommit): string {
 /** The GitHub compare page between two tags, when the repository is on GitHub. */
 export function compareUrl(repository: ReleaseNotesInput['repository'], from: string, to: string): string | undefined {
   if (!isGitHubRepository(repository.url)) return undefined;
-  return `https://github.com/${repository.owner}/${repository.name}/compare/${from}...${to}`;
+  return `https://github.com/${repositorySlug({ repository })}/compare/${from}...${to}`;
 }
 
 export function renderReleaseNotes(input: ReleaseNotesInput): string {

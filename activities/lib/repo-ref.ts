@@ -1,8 +1,9 @@
 import type { TagshipConfig } from '../../src/config/schema';
 import type { RepoRef } from './git-checkout';
+import { repositorySlug } from '../../src/contract/workflow-ids';
 
 /** Where workers fetch the repository from: the configured URL, else its GitHub address. */
 export function repoRef(config: Pick<TagshipConfig, 'repository'>): RepoRef {
   const { owner, name, url } = config.repository;
-  return { owner, name, url: url ?? `https://github.com/${owner}/${name}.git` };
+  return { owner, name, url: url ?? `https://github.com/${repositorySlug(config)}.git` };
 }

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { TagshipConfig } from '../../src/config/schema';
 import { readProject, setProjectVersion, type DynamicVersion } from './pyproject';
-import { badTagMessage, isValidVersion, normalizeProjectName, versionFromTag } from '../../src/contract/version';
+import { badTagMessage, invalidVersionMessage, isValidVersion, normalizeProjectName, versionFromTag } from '../../src/contract/version';
 
 export interface PackageVersion {
   readonly name: string;
@@ -137,7 +137,7 @@ export async function checkVersionsWith(read: RepoReader, opts: { config: Pick<T
  */
 export async function setVersions(opts: { repoDir: string; config: Pick<TagshipConfig, 'packages'>; version: string }): Promise<VersionChange[]> {
   if (!isValidVersion(opts.version)) {
-    throw new VersionError([`invalid version "${opts.version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`]);
+    throw new VersionError([invalidVersionMessage(opts.version)]);
   }
   const { packages, problems } = await readPackages(directoryReader(opts.repoDir), opts.config);
   const blocking = problems.filter((p) => !p.repairable);

@@ -43,6 +43,11 @@ export function versionFromTag(tag: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** Why `version` cannot be released. */
+export function invalidVersionMessage(version: string): string {
+  return `invalid version "${version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`;
+}
+
 /** The seed's words for a tag that is not `v*.*.*`. */
 export function badTagMessage(tag: string): string {
   return `ERROR: Tag '${tag}' does not match v*.*.* (e.g. v1.0.18)`;
