@@ -1,0 +1,109 @@
+// Following a release from its history: step events as they happen, failure messages decoded with
+// the client's codec, and the summary at the end.
+import type { WorkflowHandle } from '@temporalio/client';
+import type { LoadedDataConverter } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+// @temporalio/proto is CommonJS without statically detectable named exports: import the whole module.
+import proto from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
+import type { ReleaseSummary } from '../contract/release';
+
+export type StepEvent =
+  | { readonly kind: 'scheduled'; readonly step: string }
+  | { readonly kind: 'started'; readonly step: string; readonly attempt: number }
+  | { readonly kind: 'completed'; readonly step: string; readonly ms: number }
+  | { readonly kind: 'failed'; readonly step: string; readonly message: string }
+  | { readonly kind: 'retrying'; readonly step: string; readonly attempt: number; readonly message: string };
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = proto.temporal.api.enums.v1.EventType;
+
+function ms(t: HistoryEvent['eventTime']): number {
+  if (!t) return 0;
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+/** Translates history events into step events; `scheduled` maps event ids to step names. */
+export function stepEvents(events: readonly HistoryEvent[], scheduled = new Map<number, { step: string; at: number }>()): StepEvent[] {
+  const out: StepEvent[] = [];
+  for (const e of events) {
+    const id = Number(e.eventId ?? 0);
+    switch (e.eventType) {
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
+        const step = e.activityTaskScheduledEventAttributes?.activityId ?? '?';
+        scheduled.set(id, { step, at: ms(e.eventTime) });
+        out.push({ kind: 'scheduled', step });
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+        const a = e.activityTaskStartedEventAttributes;
+        const s = scheduled.get(Number(a?.scheduledEventId ?? 0));
+        const attempt = a?.attempt ?? 1;
+        if (s && attempt > 1) {
+          const message = a?.lastFailure?.message ?? '';
+          out.push({ kind: 'retrying', step: s.step, attempt, message });
+        } else if (s) out.push({ kind: 'started', step: s.step, attempt });
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: {
+        const s = scheduled.get(Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? 0));
+        if (s) out.push({ kind: 'completed', step: s.step, ms: ms(e.eventTime) - s.at });
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: {
+        const a = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+        const s = scheduled.get(Number(a?.scheduledEventId ?? 0));
+        if (s) out.push({ kind: 'failed', step: s.step, message: a?.failure?.message ?? 'timed out' });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * With payload encryption, failure messages in history read "Encoded failure"; this restores them
+ * (in place) with the client's codec, so followers show what actually went wrong.
+ */
+export async function decodeFailureMessages(events: readonly HistoryEvent[], converter: LoadedDataConverter): Promise<void> {
+  for (const e of events) {
+    const failures = [
+      e.activityTaskFailedEventAttributes?.failure,
+      e.activityTaskTimedOutEventAttributes?.failure,
+      e.activityTaskStartedEventAttributes?.lastFailure,
+    ];
+    for (const f of failures) {
+      if (!f?.encodedAttributes) continue;
+      const err = await decodeOptionalFailureToOptionalError(converter, f).catch(() => undefined);
+      if (err?.message) f.message = err.message;
+    }
+  }
+}
+
+/**
+ * Follows a release until it closes, calling `onStep` for each step event as it appears in
+ * history, and returns the summary (or throws the workflow's failure).
+ */
+export async function followRelease(handle: WorkflowHandle, onStep: (e: StepEvent) => void, pollMs = 500): Promise<ReleaseSummary> {
+  const scheduled = new Map<number, { step: string; at: number }>();
+  let seen = 0;
+  const result = handle.result() as Promise<ReleaseSummary>;
+  let done = false;
+  result.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (;;) {
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    await decodeFailureMessages(events.slice(seen), handle.client.options.loadedDataConverter);
+    for (const e of stepEvents(events.slice(seen), scheduled)) onStep(e);
+    seen = events.length;
+    if (done) break;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return result;
+}
