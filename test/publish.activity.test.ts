@@ -1,19 +1,16 @@
 // Uploading and waiting for visibility against a real pypiserver, with failures injected by a proxy.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { parseConfig } from '../src/config/load';
 import type { TagshipConfig } from '../src/config/schema';
-import type { BuiltFile } from '../src/contract/release';
 import { startPypiServer } from '../src/dev/stack/pypiserver';
-import { tools } from '../activities/lib/tools';
 import type { WorkerSettings } from '../activities/lib/settings';
-import { artifactPath, storeArtifact } from '../activities/lib/artifact-store';
+import { artifactPath } from '../activities/lib/artifact-store';
 import { publishPackage } from '../activities/publish-package';
 import { listProjectFiles } from '../activities/lib/simple-index';
 import { waitUntilVisible } from '../activities/wait-visible';
@@ -37,6 +34,7 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
   after(async () => {
     await proxy?.close();
     await index?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
   });
 
   it('uploads the stored bytes, then treats a second publish of the same bytes as done', async () => {
@@ -52,9 +50,12 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
   });
 
   it('refuses, without retrying, a file name the index has with other bytes, naming both hashes', async () => {
-    const other = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-a', '1.0.0', 'two'));
-    const onIndex = (await listProjectFiles(index.simpleUrl, 'tagship-demo-a'))[0]!;
-    await assert.rejects(publishPackage(settings, { config, package: 'tagship-demo-a', version: '1.0.0', files: other }), (err: unknown) => {
+    // Its own package on the index first, then other bytes under the same file names.
+    const published = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-g', '1.0.0', 'one'));
+    await publishPackage(settings, { config, package: 'tagship-demo-g', version: '1.0.0', files: published });
+    const other = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-g', '1.0.0', 'two'));
+    const onIndex = (await listProjectFiles(index.simpleUrl, 'tagship-demo-g'))[0]!;
+    await assert.rejects(publishPackage(settings, { config, package: 'tagship-demo-g', version: '1.0.0', files: other }), (err: unknown) => {
       assert.ok(err instanceof ApplicationFailure);
       assert.equal(err.nonRetryable, true);
       assert.equal(err.type, 'IndexFileConflict');
@@ -66,12 +67,16 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
   it('reports an index error as retryable, and the next attempt succeeds', async () => {
     const files = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-b', '2.0.0', 'b'));
     proxy.fail([500, 500, 500, 500, 500, 500, 500, 500], (req) => req.method === 'POST');
-    await assert.rejects(publishPackage(settings, { config, package: 'tagship-demo-b', version: '2.0.0', files }), (err: unknown) => {
-      assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), 'a 500 must be retried');
-      assert.match(String(err), /500/);
-      return true;
-    });
-    proxy.fail([], () => false);
+    try {
+      await assert.rejects(publishPackage(settings, { config, package: 'tagship-demo-b', version: '2.0.0', files }), (err: unknown) => {
+        assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), 'a 500 must be retried');
+        assert.match(String(err), /500/);
+        return true;
+      });
+    } finally {
+      // Whatever happened, the next requests (and tests) reach the index.
+      proxy.fail([], () => false);
+    }
     const ok = await publishPackage(settings, { config, package: 'tagship-demo-b', version: '2.0.0', files });
     assert.deepEqual(ok.uploaded, files.map((f) => f.filename));
   });
@@ -115,7 +120,12 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
     const heartbeats: unknown[] = [];
     const env = new MockActivityEnvironment();
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));
-    const result = (await env.run(waitUntilVisible, { config, package: 'tagship-demo-d', files, pollIntervalMs: 50 })) as { polls: number };
+    let result: { polls: number };
+    try {
+      result = (await env.run(waitUntilVisible, { config, package: 'tagship-demo-d', files, pollIntervalMs: 50 })) as { polls: number };
+    } finally {
+      proxy.fail([], () => false);
+    }
     assert.equal(result.polls, 4);
     assert.deepEqual(heartbeats, [1, 2, 3]);
   });

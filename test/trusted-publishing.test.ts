@@ -1,13 +1,12 @@
 // PyPI trusted publishing against a local issuer (real keys, JWKS, signed GitHub-shaped tokens) and
-// a local server speaking PyPI's audience/mint-token protocol in front of the real index.
+// a local server speaking PyPI's audience/mint-token protocol in front of the real index. Where the
+// worker finds a token (runner, GCP metadata, token file) is in test/unit/trusted-publishing.test.ts.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { resolveOidcToken } from '../activities/lib/oidc-token';
 import { publishPackage } from '../activities/publish-package';
 import { listProjectFiles } from '../activities/lib/simple-index';
 import { parseConfig } from '../src/config/load';
@@ -62,40 +61,6 @@ describe('trusted publishing (OIDC)', () => {
     assert.deepEqual(mint.mints.at(-1), { ok: true, codes: [] });
   });
 
-  it('gets the token from the GitHub Actions runner when none was forwarded', async () => {
-    const token = await resolveOidcToken('pypi', undefined, { ...issuer.runnerEnv });
-    assert.equal(token.source, 'GitHub Actions runner (ACTIONS_ID_TOKEN_REQUEST_URL)');
-    const [, payload] = token.token.split('.');
-    assert.equal(JSON.parse(Buffer.from(payload!, 'base64url').toString()).aud, 'pypi');
-  });
-
-  it('asks the GCP metadata server, with its Metadata-Flavor header, when enabled', async () => {
-    const seen: string[] = [];
-    const metadata = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      seen.push(`${req.headers['metadata-flavor']} ${url.pathname} ${url.searchParams.get('audience')}`);
-      if (req.headers['metadata-flavor'] !== 'Google') return void res.writeHead(403).end();
-      void issuer.sign({ ...claims, audience: url.searchParams.get('audience') ?? '' }).then((t) => res.end(t));
-    });
-    await new Promise<void>((r) => metadata.listen(0, '127.0.0.1', r));
-    try {
-      const host = `127.0.0.1:${(metadata.address() as { port: number }).port}`;
-      const token = await resolveOidcToken('pypi', undefined, { TAGSHIP_OIDC_GCP: '1', GCE_METADATA_HOST: host });
-      assert.equal(token.source, 'GCP metadata server (TAGSHIP_OIDC_GCP=1)');
-      assert.deepEqual(seen, ['Google /computeMetadata/v1/instance/service-accounts/default/identity pypi']);
-    } finally {
-      metadata.close();
-    }
-  });
-
-  it('reads a token file, and skips an expired forwarded token for it', async () => {
-    const file = join(root, 'token');
-    await writeFile(file, `${await issuer.sign({ ...claims, audience: 'pypi' })}\n`);
-    const expired = await issuer.sign({ ...claims, audience: 'pypi', expiresInSeconds: -10 });
-    const token = await resolveOidcToken('pypi', expired, { TAGSHIP_OIDC_TOKEN_FILE: file });
-    assert.equal(token.source, 'token file (TAGSHIP_OIDC_TOKEN_FILE)');
-  });
-
   it('shows PyPI\'s error code and the token\'s public claims when no publisher matches, never the token', async () => {
     const files = await storeAll(settings, await buildTinyPackage(root, 'otai-demo-b', '1.0.18', 'b'));
     const foreign = await issuer.sign({ ...claims, repository: 'someone/else', audience: 'pypi' });
@@ -132,12 +97,5 @@ describe('trusted publishing (OIDC)', () => {
     } finally {
       process.env = saved;
     }
-  });
-
-  it('refuses an upload with a token that was not minted', async () => {
-    const before = mint.uploads.length;
-    const res = await fetch(mint.url, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('__token__:pypi-made-up').toString('base64')}` }, body: 'x' });
-    assert.equal(res.status, 403);
-    assert.equal(mint.uploads.length, before + 1);
   });
 });
