@@ -4,7 +4,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { parseConfig } from '../src/config/load';
 import { generateKeySpec, parseKeyRing } from '../src/codec/encryption-codec';
-import { connectClient } from '../src/client/release-client';
+import { connectClient } from '../src/client/connect';
 import { buildServer } from '../src/server/app';
 import { SEARCH_ATTRIBUTE_TYPES } from '../src/contract/search-attributes';
 import { startTemporalDevServer } from '../src/dev/stack/temporal';

@@ -5,7 +5,8 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import { ApplicationFailure } from '@temporalio/common';
 import { CONFIG_FILE, loadConfigOption } from '../config/load';
 import type { TagshipConfig } from '../config/schema';
-import { connectClient, releaseIdentity, targetFromEnv } from '../client/release-client';
+import { connectClient, targetFromEnv } from '../client/connect';
+import { releaseIdentity } from '../client/start';
 import { formatStatusTable, liveStatus, updateErrorMessage } from '../client/status';
 import { TAGSHIP_STATUS } from '../contract/search-attributes';
 import { abortUpdate, retryUpdate, skipUpdate } from '../contract/messages';

@@ -2,7 +2,9 @@
 import { CommanderError, type Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CONFIG_FILE, loadConfigOption } from '../config/load';
-import { connectClient, followRelease, startRelease, TagRefError, tagFromRef, targetFromEnv, workflowUiLink } from '../client/release-client';
+import { connectClient, targetFromEnv, workflowUiLink } from '../client/connect';
+import { followRelease } from '../client/follow';
+import { startRelease, TagRefError, tagFromRef } from '../client/start';
 import { formatStep, formatSummary } from '../client/summary-format';
 import { registerOperatorCommands } from './operator-commands';
 

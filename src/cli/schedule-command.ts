@@ -4,7 +4,7 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { CONFIG_FILE, loadConfigOption } from '../config/load';
 import type { TagshipConfig } from '../config/schema';
 import { applySchedule, describeSchedule, scheduleId } from '../client/schedules';
-import { connectClient, targetFromEnv } from '../client/release-client';
+import { connectClient, targetFromEnv } from '../client/connect';
 
 async function withSchedule(opts: { config?: string }, fn: (client: Client, config: TagshipConfig, taskQueue: string) => Promise<void>): Promise<void> {
   const config = await loadConfigOption(opts.config);

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
-import { connectClient, targetFromEnv } from '../client/release-client';
+import { connectClient, targetFromEnv } from '../client/connect';
 import { hashToken } from '../server/ci-auth';
 import { buildServer } from '../server/app';
 

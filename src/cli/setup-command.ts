@@ -1,7 +1,7 @@
 // `tagship setup`: one-time namespace preparation for a production cluster (idempotent).
 import type { Command } from 'commander';
 import { ensureSearchAttributes } from '../client/namespace-setup';
-import { connectClient, targetFromEnv } from '../client/release-client';
+import { connectClient, targetFromEnv } from '../client/connect';
 
 export function registerSetupCommand(program: Command): void {
   program

@@ -1,6 +1,6 @@
 // `tagship worker`: run a worker against a Temporal server (see README for the environment).
 import type { Command } from 'commander';
-import { targetFromEnv } from '../client/release-client';
+import { targetFromEnv } from '../client/connect';
 import { settingsFromEnv } from '../../worker/settings';
 import { runWorker } from '../../worker/run';
 

@@ -1,5 +1,5 @@
 // Human-readable renderings of release progress and results for the CLI and the demo.
-import type { StepEvent } from './release-client';
+import type { StepEvent } from './follow';
 import type { ReleaseSummary } from '../contract/release';
 import { indentedTail } from './status';
 
