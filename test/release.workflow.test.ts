@@ -2,6 +2,7 @@
 // real time-skipping test server (so retry back-offs take no wall time).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -12,8 +13,11 @@ import { abortUpdate, oidcTokenSignal, retrySignal, retryUpdate, skipUpdate, sta
 import { tools } from '../activities/lib/tools';
 import type { createActivities } from '../activities';
 import { workflowsPath } from '../worker/run';
+import { eventually } from './support/eventually';
 
 type Activities = ReturnType<typeof createActivities>;
+
+const showSteps = (status: ReleaseStatus) => `${status.state}: ${status.steps.map((s) => `${s.step}=${s.state}`).join(', ')}`;
 const config = parseConfig('', 'defaults');
 
 function fakeActivities(log: string[], overrides: Partial<Activities> = {}): Activities {
@@ -58,7 +62,11 @@ function fakeActivities(log: string[], overrides: Partial<Activities> = {}): Act
 describe('release workflow', { timeout: 5 * 60_000 }, () => {
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
-  let n = 0;
+  /** Each run its own task queue and workflow id, whatever ran before it. */
+  const unique = () => {
+    const id = randomUUID();
+    return { taskQueue: `wf-${id}`, workflowId: `release-test-${id}` };
+  };
 
   before(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools.temporalTestServer() } } });
@@ -69,11 +77,9 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
   });
 
   async function run(activities: Activities, input: { tag: string; dryRun?: boolean }): Promise<ReleaseSummary> {
-    const taskQueue = `wf-${++n}`;
+    const { taskQueue, workflowId } = unique();
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return worker.runUntil(
-      env.client.workflow.execute('release', { taskQueue, workflowId: `release-test-${n}`, args: [{ config, ...input }] }) as Promise<ReleaseSummary>,
-    );
+    return worker.runUntil(env.client.workflow.execute('release', { taskQueue, workflowId, args: [{ config, ...input }] }) as Promise<ReleaseSummary>);
   }
 
   it('runs validate, then every build, then publish → visible per package, then every image variant', async () => {
@@ -102,11 +108,9 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
   it('a release whose config was recorded before [github_release] existed gets no GitHub Release step', async () => {
     const log: string[] = [];
     const { github_release: _omitted, ...old } = config;
-    const taskQueue = `wf-${++n}`;
+    const { taskQueue, workflowId } = unique();
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: fakeActivities(log) });
-    const summary = (await worker.runUntil(
-      env.client.workflow.execute('release', { taskQueue, workflowId: `release-test-${n}`, args: [{ config: old, tag: 'v1.0.18' }] }),
-    )) as ReleaseSummary;
+    const summary = (await worker.runUntil(env.client.workflow.execute('release', { taskQueue, workflowId, args: [{ config: old, tag: 'v1.0.18' }] }))) as ReleaseSummary;
     assert.ok(!log.some((l) => l.startsWith('github-release')));
     assert.equal(summary.githubRelease, undefined);
   });
@@ -136,7 +140,7 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
   it('says in the build step when files built by an earlier run of the commit were reused', async () => {
     const log: string[] = [];
     const base = fakeActivities(log);
-    const taskQueue = `wf-${++n}`;
+    const { taskQueue, workflowId } = unique();
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
@@ -144,7 +148,7 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
       activities: fakeActivities(log, { buildPackage: async (i) => ({ ...(await base.buildPackage(i)), reusedFrom: '2026-11-26T10:00:00.000Z' }) }),
     });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('release', { taskQueue, workflowId: `release-test-${n}`, args: [{ config, tag: 'v1.0.18', dryRun: true }] });
+      const handle = await env.client.workflow.start('release', { taskQueue, workflowId, args: [{ config, tag: 'v1.0.18', dryRun: true }] });
       await handle.result();
       const status = await handle.query(statusQuery);
       assert.match(status.steps.find((s) => s.step === 'build:open-ticket-ai')?.note ?? '', /reused the files an earlier run of this commit built at 2026-11-26T10:00:00\.000Z/);
@@ -203,10 +207,10 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
 
   /** Starts a release on its own task queue with a worker running until `body` is done. */
   async function withRelease(activities: Activities, body: (handle: WorkflowHandle) => Promise<void>): Promise<void> {
-    const taskQueue = `wf-${++n}`;
+    const { taskQueue, workflowId } = unique();
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('release', { taskQueue, workflowId: `release-test-${n}`, args: [{ config, tag: 'v1.0.18' }] });
+      const handle = await env.client.workflow.start('release', { taskQueue, workflowId, args: [{ config, tag: 'v1.0.18' }] });
       await body(handle);
     });
   }
@@ -217,12 +221,12 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
   }
 
   async function waitingSteps(handle: WorkflowHandle, expected: number): Promise<ReleaseStatus> {
-    for (let i = 0; i < 200; i++) {
-      const status = await handle.query(statusQuery);
-      if (status.steps.filter((s) => s.state === 'waiting-for-operator').length >= expected) return status;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.fail('no step started waiting for an operator');
+    return eventually(
+      `${expected} step(s) waiting for an operator`,
+      () => handle.query(statusQuery),
+      (status) => status.steps.filter((s) => s.state === 'waiting-for-operator').length >= expected,
+      { timeoutMs: 30_000, intervalMs: 50, show: showSteps },
+    );
   }
 
   const failing = (step: string, times: number, log: string[]) => {
@@ -264,8 +268,12 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
     await withRelease(failing('image:core', 1, log), async (handle) => {
       await waitingSteps(handle, 1);
       // Independent steps go on: every other image is pushed while image:core waits.
-      for (let i = 0; i < 100 && !['hf_local', 'otobo_znuny', 'all'].every((v) => log.includes(`image:${v}`)); i++) await new Promise((r) => setTimeout(r, 50));
-      const status = await handle.query(statusQuery);
+      const status = await eventually(
+        'every other image step to succeed while image:core waits',
+        () => handle.query(statusQuery),
+        (s) => ['hf_local', 'otobo_znuny', 'all'].every((v) => log.includes(`image:${v}`) && s.steps.find((x) => x.step === `image:${v}`)?.state === 'succeeded'),
+        { timeoutMs: 30_000, intervalMs: 50, show: showSteps },
+      );
       for (const v of ['hf_local', 'otobo_znuny', 'all']) assert.equal(status.steps.find((s) => s.step === `image:${v}`)?.state, 'succeeded');
       await updateRejected(handle.executeUpdate(retryUpdate, { args: ['image:all'] }), /image:all is succeeded, not waiting/);
       await updateRejected(handle.executeUpdate(retryUpdate, { args: ['image:nope'] }), /no step "image:nope"/);

@@ -3,7 +3,7 @@
 // (one distinct digest per version and variant): the retag only copies manifests, so a real
 // build would add minutes and nothing to what is tested here.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +68,6 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
   let bundle: WorkflowBundleWithSourceMap;
   let root: string;
   let registry: LocalRegistry;
-  let n = 0;
 
   function configFor(name: string, tags?: string): TagshipConfig {
     return parseConfig(
@@ -90,12 +89,13 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
   }
 
   async function republish(config: TagshipConfig, running: string[]): Promise<RepublishLatestSummary> {
-    const taskQueue = `republish-${++n}`;
+    const id = randomUUID();
+    const taskQueue = `republish-${id}`;
     const settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts') };
     // The time-skipping server has no visibility queries; which releases run is given here.
     const activities = { ...createActivities(settings), runningReleaseVersions: async () => running };
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return worker.runUntil(env.client.workflow.execute('republishLatest', { taskQueue, workflowId: `republish-${n}`, args: [{ config }] }) as Promise<RepublishLatestSummary>);
+    return worker.runUntil(env.client.workflow.execute('republishLatest', { taskQueue, workflowId: `republish-${id}`, args: [{ config }] }) as Promise<RepublishLatestSummary>);
   }
 
   before(async () => {
@@ -110,21 +110,23 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     await rm(root, { recursive: true, force: true });
   });
 
+  // Every test releases into an image repository of its own, so each one runs alone just as after the others.
   describe('the seed\'s tags', () => {
-    let config: TagshipConfig;
-    let client: RegistryClient;
-    before(() => {
-      config = configFor('open-ticket-ai');
-      client = clientFor(config);
-    });
-
-    it('moves a -latest that lags behind to the newest stable version, digest kept, and leaves correct ones alone', async () => {
+    /** 1.0.17, 1.0.18 and 1.1.0rc1 of core and 1.0.18 of all released, then core-latest moved back to 1.0.17 by hand. */
+    async function laggingLatest(name: string): Promise<{ config: TagshipConfig; client: RegistryClient; newest: string }> {
+      const config = configFor(name);
+      const client = clientFor(config);
       await release(config, '1.0.17', 'core');
       const newest = await release(config, '1.0.18', 'core');
       await release(config, '1.0.18', 'all');
       await release(config, '1.1.0rc1', 'core');
       // Someone moved core-latest back by hand.
       await client.putManifest('core-latest', (await client.getManifest('1.0.17-core'))!);
+      return { config, client, newest };
+    }
+
+    it('moves a -latest that lags behind to the newest stable version, digest kept, and leaves correct ones alone', async () => {
+      const { config, client, newest } = await laggingLatest('seed-moves');
 
       const summary = await republish(config, []);
       const byVariant = Object.fromEntries(summary.variants.map((v) => [v.variant, v]));
@@ -138,6 +140,8 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     });
 
     it('is idempotent, also for a config recorded before [images] tags existed', async () => {
+      const { config } = await laggingLatest('seed-idempotent');
+      assert.equal((await republish(config, [])).variants.find((v) => v.variant === 'core')?.outcome, 'moved', 'the first run');
       const recorded = structuredClone(config) as { images: Partial<TagshipConfig['images']> };
       delete recorded.images.tags;
       const summary = await republish(recorded as TagshipConfig, []);
@@ -145,7 +149,7 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     });
 
     it('skips while a stable release of the repository runs, but not for a running pre-release', async () => {
-      await client.putManifest('core-latest', (await client.getManifest('1.0.17-core'))!);
+      const { config, client } = await laggingLatest('seed-skips');
       const skipped = await republish(config, ['1.0.19']);
       assert.match(skipped.skipped ?? '', /release v1\.0\.19 is running/);
       assert.equal((await client.getManifest('core-latest'))?.digest, (await client.getManifest('1.0.17-core'))?.digest);
@@ -156,10 +160,6 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
   });
 
   describe('tag families', () => {
-    let config: TagshipConfig;
-    let client: RegistryClient;
-    const digests = new Map<string, string>();
-    const versionOf = (digest: string | undefined) => [...digests].find(([, d]) => d === digest)?.[0];
     const expected: Record<string, string> = {
       '0.9-core': '0.9.4-core',
       '0-core': '0.9.4-core',
@@ -172,28 +172,36 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
       '1-all': '1.1.0-all',
       'all-latest': '1.1.0-all',
     };
+    // By hand: some tags moved back, one onto a pre-release of its family.
+    const wrong: Record<string, string> = {
+      '1.0-core': '1.0.17-core',
+      '1-core': '1.0.18-core',
+      'core-latest': '0.9.4-core',
+      '1.1-core': '1.1.1rc1-core',
+      'all-latest': '1.0.18-all',
+      '1-all': '1.0.18-all',
+    };
 
-    before(async () => {
-      config = configFor('families', '["{version}-{variant}", "{major}.{minor}-{variant}", "{major}-{variant}", "{variant}-latest"]');
-      client = clientFor(config);
+    /** Releases of core and all in a mixed order, into the image repository `name`, with tag families. */
+    async function families(name: string) {
+      const config = configFor(name, '["{version}-{variant}", "{major}.{minor}-{variant}", "{major}-{variant}", "{variant}-latest"]');
+      const client = clientFor(config);
+      const digests = new Map<string, string>();
       // 1.0.19 is a backport published after 1.1.0; the pre-releases never get a moving tag.
       for (const v of ['0.9.4', '1.0.17', '1.1.0', '1.0.18', '1.1.1rc1', '2.0.0b1', '1.0.19']) digests.set(`${v}-core`, await release(config, v, 'core'));
       for (const v of ['1.0.18', '1.1.0']) digests.set(`${v}-all`, await release(config, v, 'all'));
       assert.equal(new Set(digests.values()).size, digests.size, 'every image has its own digest');
-    });
+      const versionOf = (digest: string | undefined) => [...digests].find(([, d]) => d === digest)?.[0];
+      const moveBack = async () => {
+        for (const [tag, source] of Object.entries(wrong)) await client.putManifest(tag, (await client.getManifest(source))!);
+      };
+      return { config, client, digests, versionOf, moveBack };
+    }
 
     it('puts every family\'s tag back on its newest stable version, never moving one backwards', async () => {
+      const { config, client, digests, versionOf, moveBack } = await families('families-back');
       for (const [tag, source] of Object.entries(expected)) assert.equal((await client.getManifest(tag))?.digest, digests.get(source), `${tag} after the releases`);
-      // By hand: some tags moved back, one onto a pre-release of its family.
-      const wrong: Record<string, string> = {
-        '1.0-core': '1.0.17-core',
-        '1-core': '1.0.18-core',
-        'core-latest': '0.9.4-core',
-        '1.1-core': '1.1.1rc1-core',
-        'all-latest': '1.0.18-all',
-        '1-all': '1.0.18-all',
-      };
-      for (const [tag, source] of Object.entries(wrong)) await client.putManifest(tag, (await client.getManifest(source))!);
+      await moveBack();
       const before = new Map<string, string | undefined>();
       for (const tag of Object.keys(expected)) before.set(tag, versionOf((await client.getManifest(tag))?.digest));
 
@@ -218,6 +226,9 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     });
 
     it('changes nothing on the next run', async () => {
+      const { config, moveBack } = await families('families-next');
+      await moveBack();
+      assert.ok((await republish(config, [])).variants.some((v) => v.outcome === 'moved'), 'the first run puts the tags back');
       const summary = await republish(config, []);
       assert.deepEqual(summary.variants.map((v) => v.outcome), ['unchanged', 'unchanged', 'none']);
       assert.match(summary.variants[0]!.reason, /^0\.9-core, 1\.0-core, 1\.1-core, 0-core, 1-core, core-latest already right$/);
