@@ -18,6 +18,8 @@ WORKDIR /opt/tagship
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY bin ./bin
+# src/dev (the embedded dev stack and the demo) is left out by .dockerignore: `tagship dev` answers
+# that it is not in this installation.
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities

@@ -46,7 +46,7 @@ function roomRe(room) {
 const forbid = (from, rooms, why) =>
   rooms.map((room) => ({
     regex: roomRe(room),
-    message: `${from} must not import ${ROOMS[room]}${why ? ` (${why})` : ''}. See the dependency rule in eslint.config.js.`,
+    message: `${from} must not import ${ROOMS[room]}${why ? ` (${why})` : ''}.`,
   }));
 
 const DEV_WHY = 'the dev stack is left out of the production image; only src/cli/main.ts loads it, through a dynamic import';
@@ -57,10 +57,13 @@ const nodeBuiltins = (who) => ({
 });
 
 // `@typescript-eslint/no-restricted-imports` (the base rule plus `allowTypeImports`) for a list
-// of pattern groups.
+// of pattern groups; every message names the rule.
 const restrict = (...patterns) => ({
   'no-restricted-imports': 'off',
-  '@typescript-eslint/no-restricted-imports': ['error', { patterns: patterns.flat() }],
+  '@typescript-eslint/no-restricted-imports': [
+    'error',
+    { patterns: patterns.flat().map((p) => ({ ...p, message: `${p.message} [dependency rule, docs/ARCHITECTURE.md]` })) },
+  ],
 });
 
 export default defineConfig(
