@@ -13,7 +13,7 @@ async function withSchedule(opts: { config?: string }, fn: (client: Client, conf
   try {
     await fn(client, config, target.taskQueue);
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new Error(`no schedule ${scheduleId(config)}: run 'tagship schedule apply' first`);
+    if (err instanceof ScheduleNotFoundError) throw new Error(`no schedule ${scheduleId(config)}: run 'tagship schedule apply' first`, { cause: err });
     throw err;
   } finally {
     await client.connection.close();
@@ -37,7 +37,9 @@ export function registerScheduleCommands(program: Command): void {
     .command('show')
     .option(...cfg)
     .description('state, cron, next and recent runs')
-    .action((opts: { config?: string }) => withSchedule(opts, async (client, config) => void process.stdout.write(`${await describeSchedule(client, config)}\n`)));
+    .action((opts: { config?: string }) =>
+      withSchedule(opts, async (client, config) => void process.stdout.write(`${await describeSchedule(client, config)}\n`)),
+    );
   for (const verb of ['pause', 'unpause'] as const) {
     schedule
       .command(verb)

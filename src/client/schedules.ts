@@ -47,8 +47,13 @@ export async function applySchedule(client: Client, config: TagshipConfig, taskQ
     });
     return 'created';
   }
-  const memo = current.action.type === 'startWorkflow' ? (current.action.memo as Record<string, unknown> | undefined) : undefined;
-  if (memo?.tagshipFingerprint === fingerprint(config) && memo.cron === config.schedule.republish_latest && current.action.type === 'startWorkflow' && current.action.taskQueue === taskQueue) {
+  const memo = current.action.type === 'startWorkflow' ? current.action.memo : undefined;
+  if (
+    memo?.tagshipFingerprint === fingerprint(config) &&
+    memo.cron === config.schedule.republish_latest &&
+    current.action.type === 'startWorkflow' &&
+    current.action.taskQueue === taskQueue
+  ) {
     return 'unchanged';
   }
   await handle.update((prev) => ({ ...prev, spec, action: action(config, taskQueue) }));
@@ -60,15 +65,25 @@ export async function describeSchedule(client: Client, config: TagshipConfig): P
   try {
     d = await client.schedule.getHandle(scheduleId(config)).describe();
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new Error(`no schedule ${scheduleId(config)}: run 'tagship schedule apply' first`);
+    if (err instanceof ScheduleNotFoundError) throw new Error(`no schedule ${scheduleId(config)}: run 'tagship schedule apply' first`, { cause: err });
     throw err;
   }
-  const memo = d.action.type === 'startWorkflow' ? (d.action.memo as Record<string, unknown> | undefined) : undefined;
+  const memo = d.action.type === 'startWorkflow' ? d.action.memo : undefined;
   const lines = [
     `${d.scheduleId}  ${d.state.paused ? 'paused' : 'active'}${d.state.note ? ` (${d.state.note})` : ''}`,
     `  cron:     ${String(memo?.cron ?? '?')} (UTC)`,
-    `  next:     ${d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()).join(', ') || '-'}`,
-    `  recent:   ${d.info.recentActions.slice(-3).map((a) => `${a.takenAt.toISOString()} ${a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : ''}`).join('; ') || '-'}`,
+    `  next:     ${
+      d.info.nextActionTimes
+        .slice(0, 3)
+        .map((t) => t.toISOString())
+        .join(', ') || '-'
+    }`,
+    `  recent:   ${
+      d.info.recentActions
+        .slice(-3)
+        .map((a) => `${a.takenAt.toISOString()} ${a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : ''}`)
+        .join('; ') || '-'
+    }`,
     `  runs:     ${d.info.numActionsTaken} taken, ${d.info.numActionsSkippedOverlap} skipped (overlap)`,
   ];
   return lines.join('\n');

@@ -26,7 +26,10 @@ export interface KeyRing {
 export function parseKeyRing(spec: string, source = 'TAGSHIP_CODEC_KEYS'): KeyRing {
   const keys = new Map<string, Buffer>();
   let currentKeyId: string | undefined;
-  for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const colon = entry.indexOf(':');
     const id = colon > 0 ? entry.slice(0, colon) : '';
     if (!KEY_ID.test(id)) throw new CodecKeyError(`${source}: each entry must be <key-id>:<base64 key>; bad key id in entry ${keys.size + 1}`);
@@ -102,9 +105,9 @@ import proto from '@temporalio/proto';
 const PayloadProto = proto.temporal.api.common.v1.Payload;
 
 function encodePayloadProto(payload: Payload): Uint8Array {
-  return PayloadProto.encode(payload as never).finish();
+  return PayloadProto.encode(payload).finish();
 }
 
 function decodePayloadProto(bytes: Uint8Array): Payload {
-  return PayloadProto.decode(bytes) as Payload;
+  return PayloadProto.decode(bytes);
 }
