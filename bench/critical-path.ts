@@ -15,9 +15,7 @@ function time(times: StepTimes, step: string): number {
 export function criticalPathMs(config: TagshipConfig, times: StepTimes): number {
   const builds = Math.max(...config.packages.map((p) => time(times, `build:${p.name}`)));
   const visibleAt = (pkg: string) => time(times, `publish:${pkg}`) + time(times, `visible:${pkg}`);
-  const images = Math.max(
-    ...config.variants.map((v) => Math.max(...v.packages.map(visibleAt)) + time(times, `image:${v.name}`)),
-  );
+  const images = Math.max(...config.variants.map((v) => Math.max(...v.packages.map(visibleAt)) + time(times, `image:${v.name}`)));
   return time(times, 'validate') + builds + images;
 }
 

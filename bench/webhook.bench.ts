@@ -27,7 +27,11 @@ async function run(name: string, url: string, body: string, signature: string, e
       while (next < N) {
         next++;
         const t = performance.now();
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature }, body });
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature },
+          body,
+        });
         await res.arrayBuffer();
         if (res.status !== expect) throw new Error(`${name}: expected ${expect}, got ${res.status}`);
         latencies.push(performance.now() - t);
@@ -43,14 +47,25 @@ async function run(name: string, url: string, body: string, signature: string, e
 
 async function bench(): Promise<void> {
   const temporal = await startTemporalDevServer({ headless: true, searchAttributes: SEARCH_ATTRIBUTE_TYPES });
-  const target = { address: temporal.address, namespace: temporal.namespace, taskQueue: 'bench', uiUrl: 'http://127.0.0.1:8233', codec: parseKeyRing(generateKeySpec('b')) };
+  const target = {
+    address: temporal.address,
+    namespace: temporal.namespace,
+    taskQueue: 'bench',
+    uiUrl: 'http://127.0.0.1:8233',
+    codec: parseKeyRing(generateKeySpec('b')),
+  };
   const client = await connectClient(target);
   const app = await buildServer({
     client,
     target,
     configs: [parseConfig('', 'defaults')],
     webhookSecret: SECRET,
-    ciAuth: { issuer: 'https://token.actions.githubusercontent.com', audience: 'tagship', jwksUrl: 'https://token.actions.githubusercontent.com/.well-known/jwks', staticTokens: [] },
+    ciAuth: {
+      issuer: 'https://token.actions.githubusercontent.com',
+      audience: 'tagship',
+      jwksUrl: 'https://token.actions.githubusercontent.com/.well-known/jwks',
+      staticTokens: [],
+    },
   });
   try {
     const base = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -30,7 +30,11 @@ interface ConfigOption {
   readonly config?: string;
 }
 
-async function withRelease<T>(tag: string, opts: ConfigOption, fn: (handle: WorkflowHandle, id: string, client: Client, config: TagshipConfig) => Promise<T>): Promise<T> {
+async function withRelease<T>(
+  tag: string,
+  opts: ConfigOption,
+  fn: (handle: WorkflowHandle, id: string, client: Client, config: TagshipConfig) => Promise<T>,
+): Promise<T> {
   const config = await loadConfigOption(opts.config);
   const { workflowId: id } = releaseIdentity(config, tag);
   const client = await connectClient(targetFromEnv());
@@ -93,8 +97,20 @@ export function registerOperatorCommands(release: Command): void {
       }),
     );
 
-  release.command('retry').argument('<tag>').argument('<step>', 'e.g. image:core').description('retry a step that waits for an operator').option(...configOption).action(decision('retry', retryUpdate));
-  release.command('skip').argument('<tag>').argument('<step>').description('skip a step that waits for an operator (never validate)').option(...configOption).action(decision('skip', skipUpdate));
+  release
+    .command('retry')
+    .argument('<tag>')
+    .argument('<step>', 'e.g. image:core')
+    .description('retry a step that waits for an operator')
+    .option(...configOption)
+    .action(decision('retry', retryUpdate));
+  release
+    .command('skip')
+    .argument('<tag>')
+    .argument('<step>')
+    .description('skip a step that waits for an operator (never validate)')
+    .option(...configOption)
+    .action(decision('skip', skipUpdate));
 
   release
     .command('abort')

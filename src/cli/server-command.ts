@@ -9,7 +9,10 @@ import { buildServer } from '../server/app';
 const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
 function list(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function registerServerCommand(program: Command): void {

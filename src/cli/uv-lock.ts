@@ -76,7 +76,10 @@ export class StaleLockError extends Error {
 
 function lastLines(output: string, n = TAIL_LINES): string {
   const lines = output.replace(/\s+$/, '').split('\n');
-  return lines.slice(-n).map((l) => `    ${l}`).join('\n');
+  return lines
+    .slice(-n)
+    .map((l) => `    ${l}`)
+    .join('\n');
 }
 
 /**

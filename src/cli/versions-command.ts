@@ -60,7 +60,9 @@ export function registerVersionsCommands(program: Command): void {
           uv = tools.uv();
         } catch (err) {
           if (!(err instanceof MissingToolError)) throw err;
-          process.stderr.write(`ERROR: ${err.message}\n${lockFiles.join(', ')} must be re-locked after a version change; nothing was changed (--no-lock sets the versions without it)\n`);
+          process.stderr.write(
+            `ERROR: ${err.message}\n${lockFiles.join(', ')} must be re-locked after a version change; nothing was changed (--no-lock sets the versions without it)\n`,
+          );
           process.exitCode = 1;
           return;
         }
@@ -76,7 +78,9 @@ export function registerVersionsCommands(program: Command): void {
         return;
       }
       for (const change of changes) {
-        process.stdout.write(change.dynamic ? `${change.file}: ${describeDynamic(change.dynamic)}, left alone\n` : `${change.file}: ${change.from} -> ${change.to}\n`);
+        process.stdout.write(
+          change.dynamic ? `${change.file}: ${describeDynamic(change.dynamic)}, left alone\n` : `${change.file}: ${change.from} -> ${change.to}\n`,
+        );
       }
       for (const lockFile of lockFiles) {
         if (uv === undefined) {

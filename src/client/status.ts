@@ -25,7 +25,6 @@ export async function liveStatus(handle: WorkflowHandle): Promise<LiveStatus> {
   return { ...status, steps, workflowStatus: description.status.name };
 }
 
-
 /** States whose note is a failure: the table shows its last lines, where a build's cause is. */
 const FAILING: ReadonlySet<StepState> = new Set(['waiting-for-operator', 'failed', 'retrying']);
 
@@ -43,7 +42,10 @@ export function formatStatusTable(workflowId: string, s: LiveStatus): string {
 
 /** The last lines of a failure message (a build's output), indented under its step. */
 export function indentedTail(lines: readonly string[], n = 12): string[] {
-  return lines.filter((l) => l.trim() !== '').slice(-n).map((l) => `      │ ${l.slice(0, 300)}`);
+  return lines
+    .filter((l) => l.trim() !== '')
+    .slice(-n)
+    .map((l) => `      │ ${l.slice(0, 300)}`);
 }
 
 /** The validator's reason when an update was refused, else the error's message. */

@@ -17,11 +17,23 @@ export function registerDevCommand(program: Command): void {
     .option('--index-port <n>', 'local index (pypiserver) port', (v) => Number.parseInt(v, 10), 8234)
     .option('--registry-port <n>', 'local OCI registry port', (v) => Number.parseInt(v, 10), 5000)
     .action(async (opts: { dataDir: string; port: number; uiPort: number; indexPort: number; registryPort: number }) => {
-      const ports = [['--port', opts.port], ['--ui-port', opts.uiPort], ['--index-port', opts.indexPort], ['--registry-port', opts.registryPort]] as const;
+      const ports = [
+        ['--port', opts.port],
+        ['--ui-port', opts.uiPort],
+        ['--index-port', opts.indexPort],
+        ['--registry-port', opts.registryPort],
+      ] as const;
       for (const [flag, port] of ports) {
         if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${flag} must be a port number (1-65535)`);
       }
-      const stack = await startEmbeddedStack({ dataDir: resolve(opts.dataDir), temporalPort: opts.port, uiPort: opts.uiPort, indexPort: opts.indexPort, registryPort: opts.registryPort, persistent: true });
+      const stack = await startEmbeddedStack({
+        dataDir: resolve(opts.dataDir),
+        temporalPort: opts.port,
+        uiPort: opts.uiPort,
+        indexPort: opts.indexPort,
+        registryPort: opts.registryPort,
+        persistent: true,
+      });
       try {
         process.stdout.write(
           [

@@ -35,20 +35,32 @@ const releaseRequest = z
     ref: z.string().min(1).max(255).optional(),
     // With ref, when every package takes its version from the tag.
     version: z.string().min(1).max(64).optional(),
-    repository: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/).optional(),
+    repository: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/)
+      .optional(),
     dryRun: z.boolean().optional(),
     pypiOidcToken: z.string().min(1).max(16_384).optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
     if ((r.tag === undefined) === (r.ref === undefined)) ctx.addIssue({ code: 'custom', message: 'give either "tag" or "ref"' });
-    if (r.ref !== undefined && r.dryRun) ctx.addIssue({ code: 'custom', path: ['dryRun'], message: 'a dry run needs an existing tag; "ref" creates and pushes one' });
-    if (r.version !== undefined && r.ref === undefined) ctx.addIssue({ code: 'custom', path: ['version'], message: 'goes with "ref"; a tag names its own version' });
+    if (r.ref !== undefined && r.dryRun)
+      ctx.addIssue({ code: 'custom', path: ['dryRun'], message: 'a dry run needs an existing tag; "ref" creates and pushes one' });
+    if (r.version !== undefined && r.ref === undefined)
+      ctx.addIssue({ code: 'custom', path: ['version'], message: 'goes with "ref"; a tag names its own version' });
   });
 
 // What a refused tagging means for the caller: its request conflicts with the repository, or is malformed.
-const TAG_REF_STATUS: Readonly<Record<string, number>> = { TagExists: 409, RefMoved: 409, VersionMismatch: 422, VersionMissing: 422, InvalidRef: 400, InvalidVersion: 400, RefNotFound: 404 };
-
+const TAG_REF_STATUS: Readonly<Record<string, number>> = {
+  TagExists: 409,
+  RefMoved: 409,
+  VersionMismatch: 422,
+  VersionMissing: 422,
+  InvalidRef: 400,
+  InvalidVersion: 400,
+  RefNotFound: 404,
+};
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = await createHttpApp({

@@ -81,9 +81,11 @@ export type ReleaseSubject = { readonly tag: string; readonly ref?: undefined } 
 
 /** A job may release only what it runs on: its tag, its branch, or its commit. */
 function refMismatch(identity: { readonly ref: string; readonly sha?: string }, subject: ReleaseSubject): string | undefined {
-  if (subject.tag !== undefined) return identity.ref === `refs/tags/${subject.tag}` ? undefined : `token was issued for ${identity.ref}, not refs/tags/${subject.tag}`;
+  if (subject.tag !== undefined)
+    return identity.ref === `refs/tags/${subject.tag}` ? undefined : `token was issued for ${identity.ref}, not refs/tags/${subject.tag}`;
   const wanted = /^[0-9a-f]{40}$/.test(subject.ref) ? undefined : subject.ref.startsWith('refs/heads/') ? subject.ref : `refs/heads/${subject.ref}`;
-  if (wanted === undefined) return identity.sha === subject.ref ? undefined : `token was issued for commit ${identity.sha ?? '(no sha claim)'}, not ${subject.ref}`;
+  if (wanted === undefined)
+    return identity.sha === subject.ref ? undefined : `token was issued for commit ${identity.sha ?? '(no sha claim)'}, not ${subject.ref}`;
   return identity.ref === wanted ? undefined : `token was issued for ${identity.ref}, not ${wanted}`;
 }
 

@@ -151,7 +151,13 @@ async function acquireLock(dir: string, log: (line: string) => void, signal: Abo
     if (st && (Date.now() - st.mtimeMs > LOCK_STALE_MS || ownerGone(owner))) {
       // Renamed before removal so that of several waiters finding it stale only one removes it.
       const grave = `${dir}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
-      if (await rename(dir, grave).then(() => true, () => false)) await rm(grave, { recursive: true, force: true });
+      if (
+        await rename(dir, grave).then(
+          () => true,
+          () => false,
+        )
+      )
+        await rm(grave, { recursive: true, force: true });
       continue;
     }
     if (!announced) {
@@ -219,7 +225,8 @@ async function rootfs(arch: Arch, dir: string, log: (line: string) => void, sign
   const archives = join(root, 'var/cache/apt/archives');
   const debs = (await readdir(archives)).filter((f) => f.endsWith('.deb')).sort();
   if (debs.length === 0) throw new BaseImageError(`debootstrap left no packages in ${archives}`);
-  if (!(await lstat(join(root, 'bin')).catch(() => undefined))?.isSymbolicLink()) throw new BaseImageError(`debootstrap did not make a merged /usr in ${root} (/bin is not a symlink)`);
+  if (!(await lstat(join(root, 'bin')).catch(() => undefined))?.isSymbolicLink())
+    throw new BaseImageError(`debootstrap did not make a merged /usr in ${root} (/bin is not a symlink)`);
   const [dpkgDeb, tar] = [tools.dpkgDeb(), tools.tar()];
   // One at a time, in a fixed order, so a file two packages ship always ends up the same.
   for (const deb of debs) await unpack(dpkgDeb, tar, join(archives, deb), root, signal);
@@ -230,7 +237,11 @@ async function rootfs(arch: Arch, dir: string, log: (line: string) => void, sign
   for (const f of await readdir(lists).catch(() => [])) if (f.startsWith('debootstrap.invalid_')) await rm(join(lists, f), { force: true });
   // Inside a container debootstrap makes /proc a symlink to the host's /proc, which in an image
   // points at itself; the runtime mounts /proc, /sys and /dev on plain empty directories.
-  for (const [mount, mode] of [['proc', 0o555], ['sys', 0o555], ['dev', 0o755]] as const) {
+  for (const [mount, mode] of [
+    ['proc', 0o555],
+    ['sys', 0o555],
+    ['dev', 0o755],
+  ] as const) {
     const path = join(root, mount);
     if (!(await lstat(path).catch(() => undefined))?.isDirectory()) await rm(path, { force: true });
     await mkdir(path, { recursive: true });
@@ -270,12 +281,21 @@ async function unpack(dpkgDeb: string, tar: string, deb: string, root: string, s
   const sink = await source.pipe(tar, args, { reject: false, all: true, cancelSignal: signal });
   const from = await source;
   signal.throwIfAborted();
-  if (from.exitCode !== 0) throw new BaseImageError(`dpkg-deb --fsys-tarfile ${deb} failed with exit code ${from.exitCode ?? from.signal}:\n${tail(String(from.stderr ?? ''))}`);
-  if (sink.exitCode !== 0) throw new BaseImageError(`tar ${args.join(' ')} (unpacking ${basename(deb)}) failed with exit code ${sink.exitCode ?? sink.signal}:\n${tail(String(sink.all ?? ''))}`);
+  if (from.exitCode !== 0)
+    throw new BaseImageError(`dpkg-deb --fsys-tarfile ${deb} failed with exit code ${from.exitCode ?? from.signal}:\n${tail(String(from.stderr ?? ''))}`);
+  if (sink.exitCode !== 0)
+    throw new BaseImageError(
+      `tar ${args.join(' ')} (unpacking ${basename(deb)}) failed with exit code ${sink.exitCode ?? sink.signal}:\n${tail(String(sink.all ?? ''))}`,
+    );
 }
 
 function tail(output: string, n = 20): string {
-  return output.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-n).join('\n');
+  return output
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter(Boolean)
+    .slice(-n)
+    .join('\n');
 }
 
 /** The concatenated Mozilla bundle that update-ca-certificates writes, which pip and OpenSSL read. */
@@ -292,9 +312,28 @@ async function writeCaBundle(root: string): Promise<void> {
 async function fetchUv(arch: Arch, dir: string, signal: AbortSignal): Promise<string[]> {
   const python = tools.python3();
   const dl = join(dir, 'download');
-  await run(python, ['-m', 'pip', 'download', '--disable-pip-version-check', '--quiet', '--no-deps', '--only-binary', ':all:', '--platform', arch.wheel, '-d', dl, `uv==${UV_VERSION}`], signal);
+  await run(
+    python,
+    [
+      '-m',
+      'pip',
+      'download',
+      '--disable-pip-version-check',
+      '--quiet',
+      '--no-deps',
+      '--only-binary',
+      ':all:',
+      '--platform',
+      arch.wheel,
+      '-d',
+      dl,
+      `uv==${UV_VERSION}`,
+    ],
+    signal,
+  );
   const wheels = (await readdir(dl)).filter((f) => f.endsWith('.whl'));
-  if (wheels.length !== 1) throw new BaseImageError(`pip download uv==${UV_VERSION} for ${arch.wheel} gave ${wheels.length} wheels: ${wheels.join(', ') || 'none'}`);
+  if (wheels.length !== 1)
+    throw new BaseImageError(`pip download uv==${UV_VERSION} for ${arch.wheel} gave ${wheels.length} wheels: ${wheels.join(', ') || 'none'}`);
   const extracted = join(dir, 'wheel');
   await run(python, ['-m', 'zipfile', '-e', join(dl, wheels[0]!), extracted], signal);
   const scripts = join(extracted, `uv-${UV_VERSION}.data`, 'scripts');
@@ -311,7 +350,12 @@ async function assemble(roots: readonly string[], storage: string, out: string, 
   let driver: 'overlay' | 'vfs' = 'overlay';
   const global = () => ['--root', join(storage, driver, 'root'), '--runroot', join(storage, driver, 'run'), '--storage-driver', driver];
   // overlay cannot mount everywhere (nested containers, some filesystems); vfs always works, just slower.
-  const probe = await execa(buildah, [...global(), 'from', '--quiet', '--name', 'tagship-probe', 'scratch'], { reject: false, all: true, stdin: 'ignore', cancelSignal: signal });
+  const probe = await execa(buildah, [...global(), 'from', '--quiet', '--name', 'tagship-probe', 'scratch'], {
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+    cancelSignal: signal,
+  });
   if (probe.exitCode === 0) await run(buildah, [...global(), 'rm', 'tagship-probe'], signal);
   else driver = 'vfs';
   const list = `tagship-base-${randomBytes(4).toString('hex')}`;
@@ -320,14 +364,25 @@ async function assemble(roots: readonly string[], storage: string, out: string, 
       const ctr = `${list}-${arch.deb}`;
       await run(buildah, [...global(), 'from', '--quiet', '--name', ctr, 'scratch'], signal);
       await run(buildah, [...global(), 'copy', '--quiet', ctr, `${roots[i]!}/`, '/'], signal);
-      await run(buildah, [
-        ...global(), 'config',
-        '--arch', arch.deb, '--os', 'linux',
-        '--env', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-        '--env', 'LANG=C.UTF-8',
-        '--cmd', 'python3',
-        ctr,
-      ], signal);
+      await run(
+        buildah,
+        [
+          ...global(),
+          'config',
+          '--arch',
+          arch.deb,
+          '--os',
+          'linux',
+          '--env',
+          'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+          '--env',
+          'LANG=C.UTF-8',
+          '--cmd',
+          'python3',
+          ctr,
+        ],
+        signal,
+      );
       // Timestamp 0 (image and every file in the layer) and no buildah version label: the same packages give the same digest.
       await run(buildah, [...global(), 'commit', '--quiet', '--format', 'oci', '--timestamp', '0', '--identity-label=false', '--manifest', list, ctr], signal);
       await run(buildah, [...global(), 'rm', ctr], signal);
@@ -352,7 +407,8 @@ async function verifyLayout(out: string): Promise<string> {
   const index = JSON.parse(await readFile(join(out, 'blobs', algo!, hex!), 'utf8')) as IndexJson;
   const platforms = (index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`);
   const missing = BASE_IMAGE_PLATFORMS.filter((p) => !platforms.includes(p));
-  if (missing.length > 0) throw new BaseImageError(`the built image index ${entry.digest} lacks ${missing.join(', ')} (has ${platforms.join(', ') || 'nothing'})`);
+  if (missing.length > 0)
+    throw new BaseImageError(`the built image index ${entry.digest} lacks ${missing.join(', ')} (has ${platforms.join(', ') || 'nothing'})`);
   return entry.digest;
 }
 
@@ -365,7 +421,11 @@ async function copyToRegistry(imageDir: string, registryHost: string, ref: strin
     signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000),
   }).catch(() => undefined);
   if (head?.ok && head.headers.get('docker-content-digest') === digest) return;
-  await run(tools.skopeo(), ['copy', '--quiet', '--all', '--preserve-digests', '--dest-tls-verify=false', `oci:${imageDir}:${LAYOUT_TAG}`, `docker://${ref}`], signal);
+  await run(
+    tools.skopeo(),
+    ['copy', '--quiet', '--all', '--preserve-digests', '--dest-tls-verify=false', `oci:${imageDir}:${LAYOUT_TAG}`, `docker://${ref}`],
+    signal,
+  );
 }
 
 /** Runs a command; a failure names the command and ends with its last lines of output. */
@@ -423,7 +483,7 @@ async function descendants(pid: number): Promise<number[]> {
     children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
   }
   const found: number[] = [];
-  for (let queue = [pid]; queue.length > 0; ) {
+  for (let queue = [pid]; queue.length > 0;) {
     const next = queue.flatMap((p) => children.get(p) ?? []);
     found.push(...next);
     queue = next;

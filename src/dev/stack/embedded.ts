@@ -69,7 +69,9 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
   try {
     // The UI decodes payloads through a local codec endpoint; it needs the UI's port up front.
     const uiPort = opts.uiPort ?? (await freePort());
-    const codecServer = opts.headless ? undefined : await track(startLocalCodecServer(codec, await freePort(), [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`]));
+    const codecServer = opts.headless
+      ? undefined
+      : await track(startLocalCodecServer(codec, await freePort(), [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`]));
     // A failing service stops a base image build in progress instead of waiting a minute for it.
     const failed = new AbortController();
     const failFast = <T>(p: Promise<T>) =>
@@ -77,7 +79,9 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
         failed.abort(err);
         throw err;
       });
-    const registryStarted = failFast(track(startRegistry({ dataDir: join(opts.dataDir, 'registry'), ...(opts.registryPort ? { port: opts.registryPort } : {}) })));
+    const registryStarted = failFast(
+      track(startRegistry({ dataDir: join(opts.dataDir, 'registry'), ...(opts.registryPort ? { port: opts.registryPort } : {}) })),
+    );
     // Built (first time only) and pushed while Temporal starts, which takes seconds on its own.
     const baseImageReady = failFast(
       registryStarted.then(async (registry) => {

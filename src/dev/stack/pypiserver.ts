@@ -47,8 +47,25 @@ export async function startPypiServer(opts: PypiServerOptions): Promise<PypiServ
   const service = await startService({
     name: 'pypiserver',
     file: tools.pypiServer(),
-    args: ['run', '--host', '127.0.0.1', '--port', String(port), '--authenticate', 'update', '-P', htpasswd,
-      '--disable-fallback', '--hash-algo', 'sha256', '--backend', 'simple-dir', '--log-stream', 'none', packagesDir],
+    args: [
+      'run',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--authenticate',
+      'update',
+      '-P',
+      htpasswd,
+      '--disable-fallback',
+      '--hash-algo',
+      'sha256',
+      '--backend',
+      'simple-dir',
+      '--log-stream',
+      'none',
+      packagesDir,
+    ],
     ready: () => httpOk(`${base}/health`),
   });
   return { uploadUrl: `${base}/`, simpleUrl: `${base}/simple/`, username, password, packagesDir, stop: () => service.stop() };

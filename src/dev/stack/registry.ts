@@ -27,7 +27,9 @@ export async function startRegistry(opts: RegistryOptions): Promise<LocalRegistr
   const config = {
     version: 0.1,
     log: { level: 'error', accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: join(opts.dataDir, 'storage') }, delete: { enabled: true },
+    storage: {
+      filesystem: { rootdirectory: join(opts.dataDir, 'storage') },
+      delete: { enabled: true },
       ...(opts.readOnly ? { maintenance: { readonly: { enabled: true } } } : {}),
     },
     http: { addr: host, headers: { 'X-Content-Type-Options': ['nosniff'] } },

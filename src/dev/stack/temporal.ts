@@ -60,7 +60,20 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}
   const namespace = opts.namespace ?? 'default';
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--namespace', namespace, '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+  ];
   if (opts.headless) args.push('--headless');
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.uiCodecEndpoint && !opts.headless) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
@@ -70,8 +83,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}
     file: tools.temporal(),
     args,
     readyTimeoutMs: 90_000,
-    ready: async () =>
-      (await tcpOpen(port)) && (await namespaceReady(address, namespace)) && (opts.headless || (await httpOk(`${uiUrl}/`))),
+    ready: async () => (await tcpOpen(port)) && (await namespaceReady(address, namespace)) && (opts.headless || (await httpOk(`${uiUrl}/`))),
   });
   return { address, uiUrl, namespace, stop: () => service.stop() };
 }
