@@ -5,8 +5,9 @@
 // base, written as one `no-restricted-imports` option per folder. Flat config does not merge the
 // options of a rule across blocks (the last matching block wins), so each folder's options are
 // built in full by `restrict()` below (from `forbid()`'s list of forbidden rooms). Static imports
-// and re-exports are checked; dynamic `import()` is not (src/cli/main.ts loads src/dev that way). Imports are matched as written
-// (relative paths), so a room is recognised by its name after one or more `../`:
+// and re-exports are checked; dynamic `import()` is not (src/cli/main.ts loads src/dev that way).
+// Imports are matched as written (relative paths), so a room is recognised by its name after one
+// or more `../`:
 // `'../src/dev/x'` from worker/, `'../dev/x'` from src/cli/, `'../../dev/x'` from src/client/sub/.
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
