@@ -68,7 +68,7 @@ export async function runReleaseDag({ input, steps, board, runner, tokens, abort
     );
   }
   const images = config.variants.map(async (variant) => {
-    await Promise.all(variant.packages.map((p) => visible.get(p)));
+    await Promise.all(variant.packages.map((p) => visible.get(p) ?? Promise.resolve(undefined)));
     const step = stepId('image', variant.name);
     const image = await runner.run(step, () => steps.image({ tag, commit, version, variant: variant.name }));
     if (image === SKIPPED) return undefined;

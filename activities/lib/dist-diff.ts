@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
@@ -135,7 +134,7 @@ async function readWheel(path: string): Promise<Members> {
         continue;
       }
       const symlink = (mode & S_IFMT) === S_IFLNK;
-      const read = await readMember((await zip.openReadStreamPromise(entry)) as Readable as AsyncIterable<Buffer>, symlink ? MAX_SYMLINK_TARGET : 0);
+      const read = await readMember((await zip.openReadStreamPromise(entry)) as AsyncIterable<Buffer>, symlink ? MAX_SYMLINK_TARGET : 0);
       // yauzl checks sizes but not checksums; a damaged member must not pass for different content.
       if (read.crc32 !== entry.crc32) throw new Error(`member ${name} fails its CRC-32 check`);
       if (!symlink) members.set(name, { kind: 'file', sha256: read.sha256, executable: isExecutable(mode) });

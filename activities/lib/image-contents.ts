@@ -11,7 +11,6 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
@@ -507,7 +506,7 @@ async function layerScan(opts: VerifyImageOptions, cache: ImageScanCache, layer:
   const cached = await cache.get(layer.digest);
   if (cached) return cached;
   const res = await opts.client.getBlob(layer.digest);
-  const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+  const body = Readable.fromWeb(res.body);
   let scan: LayerScan;
   try {
     scan = await scanLayer(body, layer.mediaType, {

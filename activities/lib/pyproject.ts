@@ -53,7 +53,7 @@ function projectTable(doc: TOML.JsonMap, file: string): TOML.JsonMap {
   if (project === undefined || project === null || typeof project !== 'object' || Array.isArray(project) || project instanceof Date) {
     throw new PyprojectError(`${file}: no [project] table; tagship reads and sets the version in [project]`);
   }
-  return project as TOML.JsonMap;
+  return project;
 }
 
 function table(value: unknown): TOML.JsonMap | undefined {
@@ -124,7 +124,8 @@ function locate(text: string, file: string): Located {
     const value = m[2] ?? m[3]!;
     if (value !== version) continue;
     const start = m.index + m[1]!.length;
-    const at = { start, end: start + value.length + 2, quote: (m[2] !== undefined ? '"' : "'") as '"' | "'" };
+    const quote: '"' | "'" = m[2] !== undefined ? '"' : "'";
+    const at = { start, end: start + value.length + 2, quote };
     let probed: TOML.JsonMap;
     try {
       probed = TOML.parse(splice(text, at, probe));

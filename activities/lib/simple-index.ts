@@ -3,7 +3,6 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { ReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import { normalizeProjectName } from '../../src/contract/version';
 import { sha256File } from './artifact-store';
@@ -118,7 +117,7 @@ export async function downloadIndexFile(file: IndexFile, dest: string, signal: A
   const partial = `${dest}.partial`;
   try {
     try {
-      await pipeline(Readable.fromWeb(res.body as ReadableStream), createWriteStream(partial));
+      await pipeline(Readable.fromWeb(res.body), createWriteStream(partial));
     } catch (err) {
       // A connection lost mid-download is worth another attempt; only a wrong hash is final.
       throw new IndexHttpError(`downloading ${file.filename} from the index broke off: ${(err as Error).message}`, 0);
