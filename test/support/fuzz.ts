@@ -30,11 +30,11 @@ export function mulberry32(seed: number): () => number {
 export interface Fuzz {
   readonly seed: number;
   /** A float in [0, 1). */
-  next(): number;
+  readonly next: () => number;
   /** An integer in [0, n). */
-  int(n: number): number;
-  bool(): boolean;
-  bytes(n: number): Buffer;
+  readonly int: (n: number) => number;
+  readonly bool: () => boolean;
+  readonly bytes: (n: number) => Buffer;
   /** Suffix for assertion messages: how to replay this run. */
   readonly replay: string;
 }
