@@ -2,7 +2,8 @@
 // Temporal, git, uv, pypiserver, buildah, docker-registry) and a double of GitHub's REST API:
 // versions taken from git tags (setuptools-scm), setuptools sdists that are not reproducible
 // across an abort and restart, a release from a branch without a tag, the GitHub Release, and a
-// monorepo of five packages shipped as one image with un-suffixed tags.
+// monorepo of five packages shipped as one image with un-suffixed tags. Every test makes its own
+// repository (with its own package names, the index being shared) and releases what it needs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -19,13 +20,15 @@ import { validateRelease } from '../activities/validate-release';
 import { parseConfig } from '../src/config/load';
 import type { TagshipConfig } from '../src/config/schema';
 import { git } from '../src/dev/demo/example-repo';
-import { connectClient, startRelease, TagRefError, tagFromRef, type TemporalTarget } from '../src/client/release-client';
+import { connectClient, type TemporalTarget } from '../src/client/connect';
+import { startRelease, TagRefError, tagFromRef } from '../src/client/start';
 import type { BuiltPackage, ReleaseStatus, ReleaseSummary } from '../src/contract/release';
 import { configForStack, startEmbeddedStack, workerSettingsForStack, type EmbeddedStack } from '../src/dev/stack/embedded';
 import { checkVersions } from '../activities/lib/versions';
 import type { WorkerSettings } from '../activities/lib/settings';
 import { createWorker } from '../worker/run';
 import { abortUpdate, statusQuery } from '../src/contract/messages';
+import { eventually } from './support/eventually';
 import { startGitHubApi, type GitHubApi } from './support/github-api';
 
 const GH_TOKEN = 'ghs_release-sources-test-token';
@@ -119,9 +122,9 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tagship-sources-'));
     stack = await startEmbeddedStack({ dataDir: join(root, 'stack'), headless: true });
-    github = await startGitHubApi({ token: GH_TOKEN, repositories: ['acme/scm-mono', 'acme/one-image'] });
-    // The worker starts with a token GitHub refuses, as after a rotation nobody rolled out.
-    settings = { ...workerSettingsForStack(stack), githubToken: 'ghs_revoked' };
+    github = await startGitHubApi({ token: GH_TOKEN, repositories: ['acme/scm-mono', 'acme/scm-adopt', 'acme/scm-branch', 'acme/scm-tokenless', 'acme/one-image'] });
+    // The worker reads its settings when an activity runs: a test may change the token it holds.
+    settings = { ...workerSettingsForStack(stack), githubToken: GH_TOKEN };
     const taskQueue = `sources-${Math.random().toString(36).slice(2)}`;
     target = { address: stack.temporal.address, namespace: stack.temporal.namespace, taskQueue, uiUrl: stack.temporal.uiUrl, codec: stack.codec };
     connection = await NativeConnection.connect({ address: stack.temporal.address });
@@ -145,52 +148,53 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     return { ...configForStack(parsed, stack, repoDir), github_release: { enabled: parsed.github_release.enabled, api_url: github.url } };
   }
 
-  /** Polls until `probe` returns a value; fails with what it last saw. */
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 180_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: unknown;
-    while (Date.now() < deadline) {
-      try {
-        const value = await probe();
-        if (value !== undefined) return value;
-      } catch (err) {
-        last = err;
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.fail(`${what} did not happen within ${ms} ms; last seen: ${inspect(last)}`);
-  }
-
   async function indexFiles(config: TagshipConfig, project: string): Promise<Map<string, string>> {
     return new Map((await listProjectFiles(config.index.simple_url, project)).map((f) => [f.filename, f.sha256 ?? '']));
   }
 
-  const scmRepo = () => join(root, 'scm-mono');
-  let scmConfig: TagshipConfig;
-
-  it('a setuptools-scm monorepo is released from its tag; an abort and restart uploads nothing new; the GitHub Release gets its notes and SHA256SUMS once', async () => {
-    const dir = scmRepo();
+  /**
+   * A setuptools-scm monorepo acme/<name> of its own: <prefix>-core takes its version from the git
+   * tag, <prefix>-cli has a static one; tagged v0.9.0, then v1.0.0 two commits later. Packages are
+   * named per test, so no test finds another one's files on the shared index.
+   */
+  async function scmMonorepo(name: string, prefix: string) {
+    const dir = join(root, name);
+    const core = `${prefix}-core`;
+    const cli = `${prefix}-cli`;
+    const cliModule = `${prefix}_cli`;
     await initRepo(dir);
-    await commit(dir, { ...scmPackage('acme-core', 'acme_core', 'hello'), ...setuptoolsPackage('acme-cli', 'acme_cli', '0.9.0') }, 'Initial import');
+    await commit(dir, { ...scmPackage(core, `${prefix}_core`, 'hello'), ...setuptoolsPackage(cli, cliModule, '0.9.0') }, 'Initial import');
     await git(dir, ['tag', 'v0.9.0']);
-    await commit(dir, scmPackage('acme-core', 'acme_core', 'hello, world'), 'feat(core): greet the whole world');
-    await commit(dir, setuptoolsPackage('acme-cli', 'acme_cli', '1.0.0'), 'chore: bump version to 1.0.0');
+    await commit(dir, scmPackage(core, `${prefix}_core`, 'hello, world'), 'feat(core): greet the whole world');
+    await commit(dir, setuptoolsPackage(cli, cliModule, '1.0.0'), 'chore: bump version to 1.0.0');
     await git(dir, ['tag', 'v1.0.0']);
-    scmConfig = repoConfig(
-      'variants = []\n[repository]\nowner = "acme"\nname = "scm-mono"\n[[packages]]\nname = "acme-core"\npath = "packages/acme-core"\n[[packages]]\nname = "acme-cli"\npath = "packages/acme-cli"\n[github_release]\nenabled = true\n',
+    const config = repoConfig(
+      `variants = []\n[repository]\nowner = "acme"\nname = "${name}"\n[[packages]]\nname = "${core}"\npath = "packages/${core}"\n[[packages]]\nname = "${cli}"\npath = "packages/${cli}"\n[github_release]\nenabled = true\n`,
       dir,
     );
+    return { dir, config, core, cli, cliModule };
+  }
 
+  it('a setuptools-scm monorepo is released from its tag; an abort and restart uploads nothing new; the GitHub Release gets its notes and SHA256SUMS once', async (t) => {
+    const { dir, config: scmConfig } = await scmMonorepo('scm-mono', 'acme');
+    // The worker holds a token GitHub refuses, as after a rotation nobody rolled out.
+    settings.githubToken = 'ghs_revoked';
+    t.after(() => {
+      settings.githubToken = GH_TOKEN;
+      github.failUploads = 0;
+    });
     const check = await checkVersions({ repoDir: dir, config: scmConfig, tag: 'v1.0.0' });
     assert.deepEqual(check.errors, []);
     assert.deepEqual(check.packages[0]?.dynamic, { fromTag: true, backend: 'setuptools-scm' });
 
     // First run: everything is uploaded, then the GitHub Release is refused (bad token) and an operator aborts.
     const first = await startRelease(client, target, scmConfig, 'v1.0.0');
-    const waiting = await until('the GitHub Release step waiting for an operator', async () => {
-      const s = await first.handle.query(statusQuery);
-      return s.steps.find((x) => x.step === 'github-release' && x.state === 'waiting-for-operator') ? s : undefined;
-    });
+    const waiting = await eventually(
+      'the GitHub Release step waiting for an operator',
+      () => first.handle.query(statusQuery),
+      (s) => s.steps.some((x) => x.step === 'github-release' && x.state === 'waiting-for-operator'),
+      { timeoutMs: 180_000, show: (s) => `${s.state}: ${s.steps.map((x) => `${x.step}=${x.state}`).join(', ')}` },
+    );
     assert.match(waiting.steps.find((s) => s.step === 'github-release')?.note ?? '', /GitHub|token/i);
     assert.ok(!JSON.stringify(waiting).includes('ghs_revoked'), 'the token never reaches the status');
     const uploaded = new Map([...(await indexFiles(scmConfig, 'acme-core')), ...(await indexFiles(scmConfig, 'acme-cli'))]);
@@ -235,31 +239,33 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
   });
 
   it('when the recorded build is gone, a rebuild adopts the index\'s identical files; one whose contents differ is refused, naming the file that differs', async () => {
-    const dir = scmRepo();
+    const { dir, config: scmConfig, cli, cliModule } = await scmMonorepo('scm-adopt', 'adopt');
+    // v1.0.0 released: its files are on the index and its builds recorded.
+    await (await startRelease(client, target, scmConfig, 'v1.0.0')).handle.result();
     const tagged = await git(dir, ['rev-parse', 'v1.0.0^{commit}']);
-    const onIndex = await indexFiles(scmConfig, 'acme-cli');
+    const onIndex = await indexFiles(scmConfig, cli);
     await rm(join(settings.artifactDir, 'builds'), { recursive: true, force: true });
     const env = new MockActivityEnvironment();
-    const rebuilt: BuiltPackage = await env.run(buildPackage, settings, { config: scmConfig, tag: 'v1.0.0', commit: tagged, version: '1.0.0', package: 'acme-cli' });
-    assert.ok(rebuilt.adopted?.includes('acme_cli-1.0.0.tar.gz'), `the setuptools sdist differs in bytes only and is adopted: ${inspect(rebuilt)}`);
+    const rebuilt: BuiltPackage = await env.run(buildPackage, settings, { config: scmConfig, tag: 'v1.0.0', commit: tagged, version: '1.0.0', package: cli });
+    assert.ok(rebuilt.adopted?.includes(`${cliModule}-1.0.0.tar.gz`), `the setuptools sdist differs in bytes only and is adopted: ${inspect(rebuilt)}`);
     for (const f of rebuilt.files) assert.equal(f.sha256, onIndex.get(f.filename), `${f.filename} is the index's bytes`);
 
     // Same version, other sources: the index's file can never be replaced and must not be shadowed.
-    const changed = await commit(dir, { 'packages/acme-cli/acme_cli/__init__.py': '__version__ = "1.0.0"\nPATCHED = True\n' }, 'fix(cli): patched after the release');
+    const changed = await commit(dir, { [`packages/${cli}/${cliModule}/__init__.py`]: '__version__ = "1.0.0"\nPATCHED = True\n' }, 'fix(cli): patched after the release');
     await git(dir, ['tag', 'v1.0.0.post99']);
     const err = await env
-      .run(buildPackage, settings, { config: scmConfig, tag: 'v1.0.0.post99', commit: changed, version: '1.0.0', package: 'acme-cli' })
+      .run(buildPackage, settings, { config: scmConfig, tag: 'v1.0.0.post99', commit: changed, version: '1.0.0', package: cli })
       .then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof ApplicationFailure, `refused: ${inspect(err)}`);
     assert.equal(err.type, 'IndexFileConflict');
-    assert.match(err.message, /acme_cli-1\.0\.0\.tar\.gz: content of acme_cli-1\.0\.0\/acme_cli\/__init__\.py/);
+    assert.match(err.message, new RegExp(`${cliModule}-1\\.0\\.0\\.tar\\.gz: content of ${cliModule}-1\\.0\\.0/${cliModule}/__init__\\.py`));
     assert.match(err.message, /Release a new version/);
-    assert.deepEqual(await indexFiles(scmConfig, 'acme-cli'), onIndex);
+    assert.deepEqual(await indexFiles(scmConfig, cli), onIndex);
   });
 
   it('a release from a branch tags the version found there, pushes the tag and releases it; a later tag push joins it; the version tagged at another commit is refused', async () => {
-    const dir = scmRepo();
-    const head = await commit(dir, setuptoolsPackage('acme-cli', 'acme_cli', '1.1.0'), 'feat(cli): a new command');
+    const { dir, config: scmConfig, core, cli, cliModule } = await scmMonorepo('scm-branch', 'branch');
+    const head = await commit(dir, setuptoolsPackage(cli, cliModule, '1.1.0'), 'feat(cli): a new command');
     const tagged = await tagFromRef(client, target, scmConfig, 'main');
     assert.deepEqual(tagged, { tag: 'v1.1.0', version: '1.1.0', commit: head, created: true });
     assert.equal(await git(dir, ['rev-parse', 'v1.1.0^{commit}']), head, 'the tag is pushed to the repository');
@@ -270,8 +276,8 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     assert.equal(webhook.workflowId, started.workflowId);
     assert.equal(webhook.started, false, "the tag's own webhook joins the running release");
     await started.handle.result();
-    // acme-core's version comes from the tag tagship created.
-    assert.deepEqual([...(await indexFiles(scmConfig, 'acme-core')).keys()].filter((f) => f.includes('1.1.0')).sort(), ['acme_core-1.1.0-py3-none-any.whl', 'acme_core-1.1.0.tar.gz']);
+    // branch-core's version comes from the tag tagship created.
+    assert.deepEqual([...(await indexFiles(scmConfig, core)).keys()].filter((f) => f.includes('1.1.0')).sort(), ['branch_core-1.1.0-py3-none-any.whl', 'branch_core-1.1.0.tar.gz']);
 
     await commit(dir, { 'README.md': 'docs\n' }, 'docs: a readme');
     await assert.rejects(tagFromRef(client, target, scmConfig, 'main'), (e: unknown) => {
@@ -285,6 +291,7 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
   });
 
   it('a worker without TAGSHIP_GITHUB_TOKEN refuses a release with the GitHub Release on at validate, before anything is published', async () => {
+    const { config: scmConfig } = await scmMonorepo('scm-tokenless', 'tokenless');
     const { githubToken: _none, ...tokenless } = settings;
     const err = await new MockActivityEnvironment().run(validateRelease, tokenless, { config: scmConfig, tag: 'v1.0.0' }).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof ApplicationFailure && err.type === 'GitHubTokenMissing', inspect(err));
