@@ -83,10 +83,7 @@ async function checkBuiltVersions(dir: string, files: readonly string[], name: s
   if (wrong.length === 0) return;
   const found = wrong[0]!.replace(/^.* says /, '');
   const how = dynamic ? `its version is ${dynamic.fromTag ? 'taken from the git tag' : 'computed'} by ${dynamic.backend}` : 'its pyproject.toml version';
-  throw failure(
-    'VersionMismatch',
-    `ERROR: Tag version (${version}) doesn't match package version (${found})\n  package ${name} (${how}): ${wrong.join('; ')}`,
-  );
+  throw failure('VersionMismatch', `ERROR: Tag version (${version}) doesn't match package version (${found})\n  package ${name} (${how}): ${wrong.join('; ')}`);
 }
 
 async function readDynamic(checkout: string, path: string): Promise<DynamicVersion | undefined> {
@@ -100,7 +97,12 @@ async function readDynamic(checkout: string, path: string): Promise<DynamicVersi
 }
 
 /** Runs uv build at the validated commit and checks what it produced; returns the files in `out`. */
-async function freshBuild(settings: WorkerSettings, input: BuildPackageInput, pkg: PackageConfig, out: string): Promise<{ filename: string; kind: BuiltFile['kind'] }[]> {
+async function freshBuild(
+  settings: WorkerSettings,
+  input: BuildPackageInput,
+  pkg: PackageConfig,
+  out: string,
+): Promise<{ filename: string; kind: BuiltFile['kind'] }[]> {
   const checkout = await ensureCheckout(settings.workDir, repoRef(input.config), input.tag, input.commit);
   const epoch = await commitTime(checkout);
   const dynamic = await readDynamic(checkout, pkg.path);
@@ -124,7 +126,12 @@ async function freshBuild(settings: WorkerSettings, input: BuildPackageInput, pk
   const names = (await readdir(out)).filter((f) => f.endsWith('.tar.gz') || f.endsWith('.whl'));
   await checkBuiltVersions(out, names, pkg.name, input.version, dynamic);
   const files = classifyDistributions(names, pkg.name, input.version);
-  const check = await execa(tools.twine(), ['check', ...files.map((f) => join(out, f.filename))], { reject: false, stdin: 'ignore', all: true, env: { NO_COLOR: '1' } });
+  const check = await execa(tools.twine(), ['check', ...files.map((f) => join(out, f.filename))], {
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    env: { NO_COLOR: '1' },
+  });
   if (check.exitCode !== 0) {
     throw failure('MetadataInvalid', `metadata check of ${pkg.name} failed:\n${lastLines(check.all ?? '', 15)}`);
   }
@@ -154,9 +161,13 @@ export async function buildPackage(settings: WorkerSettings, input: BuildPackage
       files = recorded.record.files;
       reusedFrom = recorded.record.builtAt;
     } else {
-      if (recorded.kind === 'broken') Context.current().log.warn(`rebuilding ${pkg.name} ${input.version}: its recorded build is unusable: ${recorded.problem}`);
+      if (recorded.kind === 'broken')
+        Context.current().log.warn(`rebuilding ${pkg.name} ${input.version}: its recorded build is unusable: ${recorded.problem}`);
       const built = await freshBuild(settings, input, pkg, out);
-      const stored = await storeAll(settings.artifactDir, built.map((f) => ({ ...f, path: join(out, f.filename) })));
+      const stored = await storeAll(
+        settings.artifactDir,
+        built.map((f) => ({ ...f, path: join(out, f.filename) })),
+      );
       // Another run of the commit may have recorded its build first; then that one is the build.
       const record = await recordBuild(settings.artifactDir, key, stored, new Date());
       files = record.files;
@@ -176,7 +187,10 @@ export async function buildPackage(settings: WorkerSettings, input: BuildPackage
       });
       if (reconciled.adopted.length > 0) {
         adopted = [...reconciled.adopted];
-        files = await storeAll(settings.artifactDir, reconciled.files.map((f, i) => ({ filename: f.filename, path: f.path, kind: files[i]!.kind })));
+        files = await storeAll(
+          settings.artifactDir,
+          reconciled.files.map((f, i) => ({ filename: f.filename, path: f.path, kind: files[i]!.kind })),
+        );
         await replaceBuildRecord(settings.artifactDir, key, files, new Date());
       }
     }

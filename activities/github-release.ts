@@ -33,7 +33,9 @@ export function imagesList(images: GitHubReleaseInput['images']): string {
   const sorted = [...images].sort((a, b) => (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0));
   for (const img of sorted) {
     // PublishedImage.platforms is a list of names; only {platform, digest} pairs give lines.
-    const platforms = (img.platforms ?? []).filter((p) => typeof p === 'object' && p !== null && typeof p.digest === 'string').sort((a, b) => (a.platform < b.platform ? -1 : a.platform > b.platform ? 1 : 0));
+    const platforms = (img.platforms ?? [])
+      .filter((p) => typeof p === 'object' && p !== null && typeof p.digest === 'string')
+      .sort((a, b) => (a.platform < b.platform ? -1 : a.platform > b.platform ? 1 : 0));
     for (const ref of [...img.tags].sort()) {
       out.push(`${ref}@${img.digest}\n`, ...platforms.map((p) => `${ref}@${p.digest} ${p.platform}\n`));
     }
@@ -187,13 +189,17 @@ export async function publishGitHubRelease(settings: WorkerSettings, input: GitH
   );
   let release: ReleaseData;
   if (existing) {
-    release = await gh.call(`updating the release of ${input.tag}`, async () => (await octokit.rest.repos.updateRelease({ owner, repo: name, release_id: existing.id, ...fields })).data as ReleaseData);
+    release = await gh.call(
+      `updating the release of ${input.tag}`,
+      async () => (await octokit.rest.repos.updateRelease({ owner, repo: name, release_id: existing.id, ...fields })).data as ReleaseData,
+    );
   } else {
     release = await gh.call(
       `creating the release of ${input.tag}`,
       // target_commitish only matters when GitHub does not have the tag: it then creates it at the
       // released commit instead of the default branch's head.
-      async () => (await octokit.rest.repos.createRelease({ owner, repo: name, tag_name: input.tag, target_commitish: input.commit, ...fields })).data as ReleaseData,
+      async () =>
+        (await octokit.rest.repos.createRelease({ owner, repo: name, tag_name: input.tag, target_commitish: input.commit, ...fields })).data as ReleaseData,
     );
   }
 
@@ -201,7 +207,9 @@ export async function publishGitHubRelease(settings: WorkerSettings, input: GitH
     { name: SHA256SUMS_ASSET, bytes: Buffer.from(sha256sums(input.files), 'utf8') },
     { name: IMAGES_ASSET, bytes: Buffer.from(imagesList(input.images), 'utf8') },
   ];
-  const assets = await gh.call(`listing the assets of ${input.tag}`, () => octokit.paginate(octokit.rest.repos.listReleaseAssets, { owner, repo: name, release_id: release.id, per_page: 100 }));
+  const assets = await gh.call(`listing the assets of ${input.tag}`, () =>
+    octokit.paginate(octokit.rest.repos.listReleaseAssets, { owner, repo: name, release_id: release.id, per_page: 100 }),
+  );
 
   const uploaded: string[] = [];
   const unchanged: string[] = [];
@@ -215,7 +223,11 @@ export async function publishGitHubRelease(settings: WorkerSettings, input: GitH
     if (current) {
       // Another content, or an upload GitHub never finished (no digest): replace it. A 404 means
       // a concurrent attempt removed it already.
-      await gh.call(`deleting the old ${asset.name} of ${input.tag}`, async () => void (await octokit.rest.repos.deleteReleaseAsset({ owner, repo: name, asset_id: current.id })), () => undefined);
+      await gh.call(
+        `deleting the old ${asset.name} of ${input.tag}`,
+        async () => void (await octokit.rest.repos.deleteReleaseAsset({ owner, repo: name, asset_id: current.id })),
+        () => undefined,
+      );
     }
     // Nothing published of that kind (no images): no asset rather than an empty file.
     if (asset.bytes.length === 0) continue;

@@ -23,10 +23,18 @@ import { failure } from '../src/contract/failures';
 /** description and license of a package's pyproject.toml, for the image's OCI labels. */
 export async function projectMetadata(pyprojectFile: string): Promise<ProjectMetadata> {
   try {
-    const project = (TOML.parse(await readFile(pyprojectFile, 'utf8')).project ?? {}) as { description?: unknown; license?: unknown; 'license-expression'?: unknown };
+    const project = (TOML.parse(await readFile(pyprojectFile, 'utf8')).project ?? {}) as {
+      description?: unknown;
+      license?: unknown;
+      'license-expression'?: unknown;
+    };
     const license = project.license;
     const licenses =
-      typeof license === 'string' ? license : typeof license === 'object' && license !== null && typeof (license as { text?: unknown }).text === 'string' ? (license as { text: string }).text : undefined;
+      typeof license === 'string'
+        ? license
+        : typeof license === 'object' && license !== null && typeof (license as { text?: unknown }).text === 'string'
+          ? (license as { text: string }).text
+          : undefined;
     return {
       ...(typeof project.description === 'string' ? { description: project.description } : {}),
       ...(licenses ? { licenses: licenses.split('\n')[0]!.trim() } : {}),
@@ -64,17 +72,30 @@ async function localWheel(settings: WorkerSettings, file: { filename: string; sh
   return cached;
 }
 
-async function expectedPackages(settings: WorkerSettings, config: ImageConfig, packages: readonly string[], version: string, signal: AbortSignal): Promise<ExpectedPackage[]> {
+async function expectedPackages(
+  settings: WorkerSettings,
+  config: ImageConfig,
+  packages: readonly string[],
+  version: string,
+  signal: AbortSignal,
+): Promise<ExpectedPackage[]> {
   return Promise.all(
     packages.map(async (name) => {
       const listed = (await listProjectFiles(config.index.simple_url, name, signal)).filter((f) => isWheelOf(f.filename, name, version));
       const wheels: PublishedWheel[] = [];
       for (const f of listed) {
         if (!f.sha256) continue;
-        wheels.push({ filename: f.filename, sha256: f.sha256, path: await localWheel(settings, { filename: f.filename, sha256: f.sha256, ...(f.url ? { url: f.url } : {}) }, signal) });
+        wheels.push({
+          filename: f.filename,
+          sha256: f.sha256,
+          path: await localWheel(settings, { filename: f.filename, sha256: f.sha256, ...(f.url ? { url: f.url } : {}) }, signal),
+        });
       }
       if (wheels.length === 0) {
-        throw failure('WheelUnavailable', `the index at ${config.index.simple_url} lists no wheel of ${name} ${version} with a sha256; cannot prove what the image contains`);
+        throw failure(
+          'WheelUnavailable',
+          `the index at ${config.index.simple_url} lists no wheel of ${name} ${version} with a sha256; cannot prove what the image contains`,
+        );
       }
       return { name, version, wheels };
     }),

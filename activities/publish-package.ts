@@ -46,17 +46,13 @@ function statusOf(output: string): number | undefined {
 }
 
 async function upload(config: PublishConfig, credentials: Credentials, paths: readonly string[]): Promise<void> {
-  const res = await execa(
-    tools.uv(),
-    ['publish', '--no-progress', '--trusted-publishing', 'never', '--publish-url', config.index.upload_url, ...paths],
-    {
-      reject: false,
-      stdin: 'ignore',
-      all: true,
-      // Credentials only through the environment: argv is visible to every user of the machine.
-      env: { UV_PUBLISH_USERNAME: credentials.username, UV_PUBLISH_PASSWORD: credentials.password, NO_COLOR: '1' },
-    },
-  );
+  const res = await execa(tools.uv(), ['publish', '--no-progress', '--trusted-publishing', 'never', '--publish-url', config.index.upload_url, ...paths], {
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    // Credentials only through the environment: argv is visible to every user of the machine.
+    env: { UV_PUBLISH_USERNAME: credentials.username, UV_PUBLISH_PASSWORD: credentials.password, NO_COLOR: '1' },
+  });
   if (res.exitCode === 0) return;
   const output = (res.all ?? '').split(credentials.password).join('***').trim().split('\n').slice(-8).join('\n');
   const status = statusOf(output);

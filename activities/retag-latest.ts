@@ -33,7 +33,13 @@ export async function retagLatest(settings: WorkerSettings, input: RetagLatestIn
       }
       await client.putManifest(t.tag, manifest);
       Context.current().log.info('moved tag', { variant, tag: t.tag, version: t.version, digest: manifest.digest });
-      results.set(t.tag, { tag: t.tag, outcome: 'moved', version: t.version, digest: manifest.digest, reason: `now ${t.version}, ${t.why}${current ? '' : ' (was missing)'}` });
+      results.set(t.tag, {
+        tag: t.tag,
+        outcome: 'moved',
+        version: t.version,
+        digest: manifest.digest,
+        reason: `now ${t.version}, ${t.why}${current ? '' : ' (was missing)'}`,
+      });
     }
     // A release started after the workflow checked for running ones may have moved a tag past
     // the copy just written; follow it rather than leave the tag behind.

@@ -9,7 +9,9 @@ import { repositorySlug } from '../src/contract/workflow-ids';
 export async function runningReleaseVersions(input: RunningReleasesInput): Promise<string[]> {
   const repo = repositorySlug(input.config).replace(/'/g, '');
   const versions: string[] = [];
-  for await (const wf of Context.current().client.workflow.list({ query: `WorkflowType = 'release' AND ExecutionStatus = 'Running' AND TagshipRepo = '${repo}'` })) {
+  for await (const wf of Context.current().client.workflow.list({
+    query: `WorkflowType = 'release' AND ExecutionStatus = 'Running' AND TagshipRepo = '${repo}'`,
+  })) {
     const m = /\/v([^/]+)$/.exec(wf.workflowId);
     if (m && parseVersion(m[1]!)) versions.push(m[1]!);
   }

@@ -18,7 +18,8 @@ async function resolveRef(mirror: string, repo: RepoRef, ref: string): Promise<s
     await git(['--git-dir', mirror, 'fetch', '--quiet', '--force', '--prune', '--no-tags', '--', repo.url, '+refs/heads/*:refs/tagship/heads/*']);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
-    if (/does not appear to be a git repository|repository .* not found/i.test(stderr)) fail('RepositoryNotFound', `${repo.url} is not a git repository: ${stderr.trim().split('\n')[0]}`);
+    if (/does not appear to be a git repository|repository .* not found/i.test(stderr))
+      fail('RepositoryNotFound', `${repo.url} is not a git repository: ${stderr.trim().split('\n')[0]}`);
     throw new Error(`git fetch of the branches of ${repo.url} failed: ${stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
   if (COMMIT_RE.test(ref)) {
@@ -36,7 +37,10 @@ async function resolveRef(mirror: string, repo: RepoRef, ref: string): Promise<s
 /** The commit tag `tag` points at in the repository (peeled), or undefined when there is no such tag. */
 async function remoteTagCommit(repo: RepoRef, tag: string): Promise<string | undefined> {
   const out = await git(['ls-remote', '--tags', '--', repo.url, `refs/tags/${tag}`, `refs/tags/${tag}^{}`]);
-  const lines = out.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
+  const lines = out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t') as [string, string]);
   return (lines.find(([, name]) => name.endsWith('^{}')) ?? lines[0])?.[0];
 }
 
@@ -51,7 +55,10 @@ async function versionAt(mirror: string, config: TagConfig, commit: string, ref:
   const check = await checkVersionsWith(read, { config, ...(requested ? { tag: `v${requested}` } : {}) });
   if (!check.ok) fail('VersionMismatch', `${ref} (${commit.slice(0, 12)}) cannot be released:\n${check.errors.join('\n')}`);
   if (check.version === undefined) {
-    fail('VersionMissing', `no package at ${ref} has a static version (theirs come from the tag or the build), so there is no version to tag: give the version to release (--version X.Y.Z, or "version" in the request)`);
+    fail(
+      'VersionMissing',
+      `no package at ${ref} has a static version (theirs come from the tag or the build), so there is no version to tag: give the version to release (--version X.Y.Z, or "version" in the request)`,
+    );
   }
   return check.version;
 }
@@ -64,13 +71,19 @@ export async function tagRelease(settings: WorkerSettings, input: TagReleaseInpu
   const mirror = await ensureMirror(settings.workDir, repo);
   const commit = await resolveRef(mirror, repo, input.ref);
   if (input.expectedCommit !== undefined && commit !== input.expectedCommit) {
-    fail('RefMoved', `${input.ref} is now at ${commit.slice(0, 12)}, but the job that asked ran at ${input.expectedCommit.slice(0, 12)}; re-run it on the new commit`);
+    fail(
+      'RefMoved',
+      `${input.ref} is now at ${commit.slice(0, 12)}, but the job that asked ran at ${input.expectedCommit.slice(0, 12)}; re-run it on the new commit`,
+    );
   }
   const version = await versionAt(mirror, input.config, commit, input.ref, input.version);
   const tag = `v${version}`;
 
   const refuseExisting = (at: string) =>
-    fail('TagExists', `tag ${tag} already exists at ${at.slice(0, 12)}, not at ${commit.slice(0, 12)} (${input.ref}): ${version} was released from another commit; set a new version at ${input.ref}`);
+    fail(
+      'TagExists',
+      `tag ${tag} already exists at ${at.slice(0, 12)}, not at ${commit.slice(0, 12)} (${input.ref}): ${version} was released from another commit; set a new version at ${input.ref}`,
+    );
   const existing = await remoteTagCommit(repo, tag);
   if (existing === commit) return { tag, version, commit, created: false };
   if (existing !== undefined) refuseExisting(existing);

@@ -14,7 +14,9 @@ export async function waitUntilVisible(input: WaitVisibleInput): Promise<Visible
     let missing: string[];
     try {
       const listed = await listProjectFiles(input.config.index.simple_url, input.package, ctx.cancellationSignal);
-      missing = input.files.filter((f) => !listed.some((l) => l.filename === f.filename && (l.sha256 === undefined || l.sha256 === f.sha256))).map((f) => f.filename);
+      missing = input.files
+        .filter((f) => !listed.some((l) => l.filename === f.filename && (l.sha256 === undefined || l.sha256 === f.sha256)))
+        .map((f) => f.filename);
     } catch (err) {
       // The index being briefly unreachable is what this step waits out.
       if (!(err instanceof IndexHttpError && err.retryable)) throw err;

@@ -17,7 +17,13 @@ export class OidcTokens {
   }
 
   /** Calls `publish` with the newest token; a token failure waits for a fresh token and tries again. */
-  async publish<T>(step: string, board: StepBoard, aborted: () => boolean, tokenWait: Duration, publish: (token: string | undefined) => Promise<T>): Promise<T> {
+  async publish<T>(
+    step: string,
+    board: StepBoard,
+    aborted: () => boolean,
+    tokenWait: Duration,
+    publish: (token: string | undefined) => Promise<T>,
+  ): Promise<T> {
     for (;;) {
       const seen = this.generation;
       try {

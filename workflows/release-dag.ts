@@ -95,9 +95,16 @@ export async function runReleaseDag({ input, steps, board, runner, tokens, abort
         commit,
         // What the index serves: a skipped publish leaves its built files out of SHA256SUMS.
         files: result.packages.flatMap((p) =>
-          p.files.filter((f) => p.uploaded.includes(f.filename) || p.alreadyPresent.includes(f.filename)).map((f) => ({ filename: f.filename, sha256: f.sha256 })),
+          p.files
+            .filter((f) => p.uploaded.includes(f.filename) || p.alreadyPresent.includes(f.filename))
+            .map((f) => ({ filename: f.filename, sha256: f.sha256 })),
         ),
-        images: result.images.map((i) => ({ variant: i.variant, tags: i.tags, digest: i.digest, platforms: (i.verified ?? []).map((v) => ({ platform: v.platform, digest: v.digest })) })),
+        images: result.images.map((i) => ({
+          variant: i.variant,
+          tags: i.tags,
+          digest: i.digest,
+          platforms: (i.verified ?? []).map((v) => ({ platform: v.platform, digest: v.digest })),
+        })),
       }),
     );
     if (gh !== SKIPPED) {
@@ -112,7 +119,8 @@ export async function runReleaseDag({ input, steps, board, runner, tokens, abort
 
 function builtNote(b: BuiltPackage): string | undefined {
   if (b.reusedFrom) return `reused the files an earlier run of this commit built at ${b.reusedFrom}`;
-  if (b.adopted?.length) return `the index already held ${b.adopted.join(', ')} from an earlier run of this commit (same contents); those bytes are this release's`;
+  if (b.adopted?.length)
+    return `the index already held ${b.adopted.join(', ')} from an earlier run of this commit (same contents); those bytes are this release's`;
   return undefined;
 }
 

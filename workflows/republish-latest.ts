@@ -26,7 +26,9 @@ export async function republishLatest(input: RepublishLatestInput): Promise<Repu
   const variants = await Promise.all(input.config.variants.map((v) => act.retagLatest({ config: retagSlice(input.config, v.name), variant: v.name })));
   setCurrentDetails(
     variants
-      .flatMap((r) => (r.tags && r.tags.length > 0 ? r.tags.map((t) => `- \`${t.tag}\`: ${t.outcome} — ${t.reason}`) : [`- ${r.variant}: ${r.outcome} — ${r.reason}`]))
+      .flatMap((r) =>
+        r.tags && r.tags.length > 0 ? r.tags.map((t) => `- \`${t.tag}\`: ${t.outcome} — ${t.reason}`) : [`- ${r.variant}: ${r.outcome} — ${r.reason}`],
+      )
       .join('\n'),
   );
   return { variants };

@@ -4,7 +4,10 @@ import type { ReleaseStatus } from '../src/contract/release';
 import { STEP_ICON } from '../src/contract/step-icons';
 
 function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').slice(0, 300);
+  return text
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ')
+    .slice(0, 300);
 }
 
 export function statusMarkdown(st: ReleaseStatus): string {

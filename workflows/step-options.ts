@@ -3,7 +3,15 @@
 // steps ("build:open-ticket-ai"). Inputs are planned from the snapshot: each step gets its slice.
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import { buildSlice, githubReleaseSlice, imageSlice, publishSlice, validateSlice, visibleSlice } from '../src/config/plan';
-import type { BuildPackageInput, GitHubReleaseInput, PublishImageInput, PublishPackageInput, ReleaseActivities, ValidateInput, WaitVisibleInput } from '../src/contract/activities';
+import type {
+  BuildPackageInput,
+  GitHubReleaseInput,
+  PublishImageInput,
+  PublishPackageInput,
+  ReleaseActivities,
+  ValidateInput,
+  WaitVisibleInput,
+} from '../src/contract/activities';
 import { retryPolicy } from '../src/contract/failures';
 import type { ReleaseConfig } from '../src/contract/release';
 import { GITHUB_RELEASE_STEP, type StepKind } from '../src/contract/steps';

@@ -7,10 +7,12 @@ import { FAILURES, failure, type FailureType } from '../../src/contract/failures
 
 export type BuildFailureKind = 'dockerfile-invalid' | 'missing-file' | 'run-failed' | 'network' | 'refused' | 'other';
 
-const DOCKERFILE_INVALID = /Unknown instruction|dockerfile parse error|parse error on line|no FROM statement|unknown flag:|unexpected (?:EOF|end of statement)|missing ["']?FROM|Dockerfile .*(?:is empty|syntax)/i;
+const DOCKERFILE_INVALID =
+  /Unknown instruction|dockerfile parse error|parse error on line|no FROM statement|unknown flag:|unexpected (?:EOF|end of statement)|missing ["']?FROM|Dockerfile .*(?:is empty|syntax)/i;
 const MISSING_FILE = /checking on sources under|copier: stat:|COPY failed|no source files were specified|ADD failed/i;
 const RUN_FAILED = /building at STEP "RUN\b|error building at step.*RUN|RUN .*returned a non-zero code|executor failed running/i;
-const NETWORK = /connection refused|connection reset|timed? ?out|i\/o timeout|temporary failure in name resolution|could not resolve|no such host|network is unreachable|TLS handshake|EOF while|unexpected EOF|\b50[234]\b|too many requests|\b429\b|toomanyrequests|service unavailable/i;
+const NETWORK =
+  /connection refused|connection reset|timed? ?out|i\/o timeout|temporary failure in name resolution|could not resolve|no such host|network is unreachable|TLS handshake|EOF while|unexpected EOF|\b50[234]\b|too many requests|\b429\b|toomanyrequests|service unavailable/i;
 const REFUSED = /\b(401|403|unauthorized|denied|forbidden|authentication required|method not allowed)\b/i;
 
 export function lastLines(text: string, n = 20): string {

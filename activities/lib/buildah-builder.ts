@@ -58,13 +58,19 @@ export function buildahBuildArgs(plan: ImagePlan, global: readonly string[], man
   return [
     ...global,
     'build',
-    '--isolation', 'chroot',
-    '--format', 'docker',
+    '--isolation',
+    'chroot',
+    '--format',
+    'docker',
     '--pull',
-    '--platform', platform,
-    '--manifest', manifest,
-    '--iidfile', iidFile,
-    '--file', plan.dockerfile,
+    '--platform',
+    platform,
+    '--manifest',
+    manifest,
+    '--iidfile',
+    iidFile,
+    '--file',
+    plan.dockerfile,
     ...argPairs('--build-arg', plan.buildArgs),
     ...argPairs('--label', plan.labels),
     ...(plan.created !== undefined ? ['--timestamp', String(plan.created)] : []),
@@ -75,9 +81,13 @@ export function buildahBuildArgs(plan: ImagePlan, global: readonly string[], man
 
 export function buildahPushArgs(plan: ImagePlan, global: readonly string[], manifest: string, opts: { insecure: boolean; authFile?: string }): string[] {
   return [
-    ...global, 'manifest', 'push', '--all',
+    ...global,
+    'manifest',
+    'push',
+    '--all',
     // v2s2 keeps SHELL and HEALTHCHECK, which converting to OCI at push time would drop.
-    '--format', 'v2s2',
+    '--format',
+    'v2s2',
     ...(opts.insecure ? ['--tls-verify=false'] : []),
     ...(opts.authFile ? ['--authfile', opts.authFile] : []),
     manifest,
@@ -103,7 +113,11 @@ async function smokeTest(plan: ImagePlan, global: readonly string[], imageId: st
   const ctr = from.output.trim().split('\n').pop() ?? '';
   if (from.exitCode !== 0 || !ctr) throw buildFailure('other', `smoke test container for ${platform}`, from.exitCode, from.output);
   try {
-    const run = await runBuilder(tools.buildah(), [...global, 'run', '--isolation', 'chroot', ctr, '--', ...plan.smoke], opts.signal ? { signal: opts.signal } : {});
+    const run = await runBuilder(
+      tools.buildah(),
+      [...global, 'run', '--isolation', 'chroot', ctr, '--', ...plan.smoke],
+      opts.signal ? { signal: opts.signal } : {},
+    );
     if (run.exitCode !== 0) {
       throw failure(
         'ImageSmokeFailed',
@@ -116,9 +130,18 @@ async function smokeTest(plan: ImagePlan, global: readonly string[], imageId: st
 }
 
 /** Builds one platform; a failed RUN step is run once more to tell a deterministic failure from a flaky one. */
-async function buildPlatform(plan: ImagePlan, global: readonly string[], manifest: string, platform: string, iidFile: string, env: Record<string, string>, opts: BuildahOptions): Promise<void> {
+async function buildPlatform(
+  plan: ImagePlan,
+  global: readonly string[],
+  manifest: string,
+  platform: string,
+  iidFile: string,
+  env: Record<string, string>,
+  opts: BuildahOptions,
+): Promise<void> {
   const what = `build of ${plan.ref} for ${platform}`;
-  const attempt = (): Promise<BuilderRun> => runBuilder(tools.buildah(), buildahBuildArgs(plan, global, manifest, platform, iidFile), { env, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const attempt = (): Promise<BuilderRun> =>
+    runBuilder(tools.buildah(), buildahBuildArgs(plan, global, manifest, platform, iidFile), { env, ...(opts.signal ? { signal: opts.signal } : {}) });
   const first = await attempt();
   if (first.exitCode === 0) return;
   const kind = classifyBuildOutput(first.output);
@@ -157,10 +180,14 @@ export async function buildWithBuildah(plan: ImagePlan, opts: BuildahOptions): P
       took[platform] = Math.round(performance.now() - t0);
     }
     opts.heartbeat?.(`pushing ${plan.ref}`);
-    const push = await runBuilder(tools.buildah(), buildahPushArgs(plan, global, manifest, { insecure: opts.insecure, ...(opts.authFile ? { authFile: opts.authFile } : {}) }), {
-      env,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    const push = await runBuilder(
+      tools.buildah(),
+      buildahPushArgs(plan, global, manifest, { insecure: opts.insecure, ...(opts.authFile ? { authFile: opts.authFile } : {}) }),
+      {
+        env,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+    );
     if (push.exitCode !== 0) throw buildFailure(classifyBuildOutput(push.output, true), `push of ${plan.ref}`, push.exitCode, push.output);
     return took;
   } finally {

@@ -15,7 +15,8 @@ import { failure } from '../../src/contract/failures';
 
 function common(plan: ImagePlan): string[] {
   return [
-    '--file', plan.dockerfile,
+    '--file',
+    plan.dockerfile,
     '--pull',
     ...argPairs('--build-arg', plan.buildArgs),
     ...argPairs('--label', plan.labels),
@@ -38,11 +39,15 @@ export function dockerSmokeRunArgs(plan: ImagePlan, platform: string, localTag: 
 /** Every platform in one multi-platform push; DOCKER_CONFIG carries the credentials. */
 export function dockerBuildxArgs(plan: ImagePlan, metadataFile: string, insecure = false): string[] {
   return [
-    'buildx', 'build',
-    '--platform', plan.platforms.join(','),
+    'buildx',
+    'build',
+    '--platform',
+    plan.platforms.join(','),
     ...common(plan),
-    '--output', `type=image,name=${plan.ref},push=true${insecure ? ',registry.insecure=true' : ''}`,
-    '--metadata-file', metadataFile,
+    '--output',
+    `type=image,name=${plan.ref},push=true${insecure ? ',registry.insecure=true' : ''}`,
+    '--metadata-file',
+    metadataFile,
     '--',
     plan.context,
   ];

@@ -46,7 +46,10 @@ export async function reconcileWithIndex(opts: {
       await downloadIndexFile(onIndex, path, opts.signal);
     } catch (err) {
       if (err instanceof IndexHttpError && err.retryable) throw err;
-      throw failure('IndexFileConflict', `${file.filename} is already on ${opts.simpleUrl}, but it cannot be read to compare with this build: ${(err as Error).message}`);
+      throw failure(
+        'IndexFileConflict',
+        `${file.filename} is already on ${opts.simpleUrl}, but it cannot be read to compare with this build: ${(err as Error).message}`,
+      );
     }
     const differences = await compareDistributions(path, file.path, { filename: file.filename });
     if (differences.length === 0) {

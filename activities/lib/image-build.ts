@@ -73,7 +73,9 @@ export async function publishVariantImage(job: ImageJob): Promise<PublishedImage
   }
   const build = () => buildAndPush(job, plan);
   const buildMs = job.slots
-    ? await job.slots.run(build, job.signal, (position) => job.heartbeat?.(`waiting for an image build slot on this worker (${position} in line, ${job.slots!.size} at a time)`))
+    ? await job.slots.run(build, job.signal, (position) =>
+        job.heartbeat?.(`waiting for an image build slot on this worker (${position} in line, ${job.slots!.size} at a time)`),
+      )
     : await build();
   return withRegistryFailures(async () => {
     job.heartbeat?.(`reading ${plan.ref} back from the registry`);

@@ -151,9 +151,12 @@ export async function scanLayer(
   // start-to-close timeout; a stalled layer is a network failure, retried like one.
   let lastChunk = Date.now();
   const idleMs = opts.idleTimeoutMs ?? 120_000;
-  const watchdog = setInterval(() => {
-    if (Date.now() - lastChunk > idleMs) bytes.destroy(new Error(`no data for ${Math.round(idleMs / 1000)} s`));
-  }, Math.min(5_000, idleMs));
+  const watchdog = setInterval(
+    () => {
+      if (Date.now() - lastChunk > idleMs) bytes.destroy(new Error(`no data for ${Math.round(idleMs / 1000)} s`));
+    },
+    Math.min(5_000, idleMs),
+  );
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       lastChunk = Date.now();
@@ -390,7 +393,16 @@ const MACHINE_OF_ARCH: Readonly<Record<string, number>> = {
   loong64: 258,
 };
 const MACHINE_NAMES: Readonly<Record<number, string>> = {
-  3: 'x86 (i386)', 8: 'mips', 20: 'ppc', 21: 'ppc64', 22: 's390x', 40: 'arm', 62: 'x86-64', 183: 'aarch64', 243: 'riscv', 258: 'loongarch',
+  3: 'x86 (i386)',
+  8: 'mips',
+  20: 'ppc',
+  21: 'ppc64',
+  22: 's390x',
+  40: 'arm',
+  62: 'x86-64',
+  183: 'aarch64',
+  243: 'riscv',
+  258: 'loongarch',
 };
 
 function machineName(machine: number, data: number): string {
@@ -452,7 +464,8 @@ function compareWithWheel(view: ReadonlyMap<string, ViewNode>, root: string, rec
   for (const [path, expected] of record.files) {
     const node = resolve(view, `${root}/${path}`);
     if (!node) differences.push({ path, expected, found: 'missing' });
-    else if (node.kind !== 'file') differences.push({ path, expected, found: node.kind === 'symlink' ? `a dangling symlink to ${node.target}` : `a hard link to unseen ${node.target}` });
+    else if (node.kind !== 'file')
+      differences.push({ path, expected, found: node.kind === 'symlink' ? `a dangling symlink to ${node.target}` : `a hard link to unseen ${node.target}` });
     else if (expected !== undefined && node.file.sha256 !== expected) differences.push({ path, expected, found: `sha256 ${node.file.sha256}` });
   }
   return differences;
@@ -542,7 +555,8 @@ async function verifyPlatform(
     try {
       scans.push(await layerScan(opts, cache, layer, label));
     } catch (err) {
-      if (err instanceof UnsupportedLayerError) return { problems: [`${platform}: layer ${i + 1}/${layers.length} (${layer.digest}) ${err.message}`], packages: [] };
+      if (err instanceof UnsupportedLayerError)
+        return { problems: [`${platform}: layer ${i + 1}/${layers.length} (${layer.digest}) ${err.message}`], packages: [] };
       throw err;
     }
   }
@@ -601,7 +615,8 @@ async function verifyPlatform(
       const wrongEndian = arch === 'ppc64le' && data !== 1;
       if (found === machine && !wrongEndian) continue;
       const site = siteRoot(path)!;
-      const owner = owners.get(path) ?? installed.find((d) => d.root === site.root && normalizeProjectName(d.name) === normalizeProjectName(site.rel.split('/')[0]!))?.name;
+      const owner =
+        owners.get(path) ?? installed.find((d) => d.root === site.root && normalizeProjectName(d.name) === normalizeProjectName(site.rel.split('/')[0]!))?.name;
       const where = owner ? `${site.rel} (in ${owner})` : `/${path}`;
       problems.push(`${platform}: ${where} is built for ${machineName(found, data)}, not ${arch}`);
     }

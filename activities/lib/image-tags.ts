@@ -123,7 +123,13 @@ function stableFamily(registry: readonly ParsedVersion[], template: string, vari
 }
 
 /** The newest stable version among `existingTags` whose tag for moving `template` is `version`'s. */
-export function newestInFamily(existingTags: readonly string[], config: ImageTagsConfig, variant: string, template: string, version: string): string | undefined {
+export function newestInFamily(
+  existingTags: readonly string[],
+  config: ImageTagsConfig,
+  variant: string,
+  template: string,
+  version: string,
+): string | undefined {
   const tag = renderTag(template, version, variant);
   return newest(stableFamily(parsedInRegistry(existingTags, config, variant), template, variant, tag))?.text;
 }
@@ -206,7 +212,12 @@ export async function releaseManifest(client: RegistryClient, config: ImageTagsC
  * release may list the registry before our push and write after us (backwards); every writer
  * re-listing after its own writes means whoever writes last has seen the newest version.
  */
-export async function overtaken(client: RegistryClient, config: ImageTagsConfig, variant: string, written: readonly { readonly template: string; readonly tag: string; readonly version: string }[]): Promise<{ tag: string; version: string }[]> {
+export async function overtaken(
+  client: RegistryClient,
+  config: ImageTagsConfig,
+  variant: string,
+  written: readonly { readonly template: string; readonly tag: string; readonly version: string }[],
+): Promise<{ tag: string; version: string }[]> {
   if (written.length === 0) return [];
   const tags = await client.listTags();
   return written.flatMap((w) => {
@@ -222,13 +233,24 @@ export async function overtaken(client: RegistryClient, config: ImageTagsConfig,
  * `LatestMismatch` when a tag does not read back as what was written. Registry errors propagate
  * (wrap in withRegistryFailures).
  */
-export async function moveTags(client: RegistryClient, config: ImageTagsConfig, variant: string, version: string, pushed: Manifest): Promise<MovingTagDecision[]> {
+export async function moveTags(
+  client: RegistryClient,
+  config: ImageTagsConfig,
+  variant: string,
+  version: string,
+  pushed: Manifest,
+): Promise<MovingTagDecision[]> {
   const decisions = decide(await client.listTags(), config, variant, version);
   const moving = decisions.filter((d) => d.moved);
   for (const d of moving) await client.putManifest(d.tag, pushed);
   const expected = new Map(moving.map((d) => [d.tag, pushed.digest]));
   const reasons = new Map<string, string>();
-  for (const o of await overtaken(client, config, variant, moving.map((d) => ({ ...d, version })))) {
+  for (const o of await overtaken(
+    client,
+    config,
+    variant,
+    moving.map((d) => ({ ...d, version })),
+  )) {
     const source = await releaseManifest(client, config, variant, o.version);
     await client.putManifest(o.tag, source);
     expected.set(o.tag, source.digest);

@@ -78,14 +78,23 @@ export function dynamicVersionSource(doc: TOML.JsonMap): DynamicVersion {
     return { fromTag: false, backend: `hatch (${typeof hatch.path === 'string' ? hatch.path : source})` };
   }
   const pdm = table(table(tool.pdm)?.version);
-  if (pdm) return pdm.source === 'scm' ? { fromTag: true, backend: 'pdm-backend (scm)' } : { fromTag: false, backend: `pdm-backend (${String(pdm.source ?? 'file')})` };
+  if (pdm)
+    return pdm.source === 'scm'
+      ? { fromTag: true, backend: 'pdm-backend (scm)' }
+      : { fromTag: false, backend: `pdm-backend (${String(pdm.source ?? 'file')})` };
   const setuptoolsDynamic = table(table(table(tool.setuptools)?.dynamic)?.version);
   if (setuptoolsDynamic) return { fromTag: false, backend: `setuptools (${Object.keys(setuptoolsDynamic).join(', ')})` };
   if (table(tool.setuptools_scm) || table(tool['setuptools-scm'])) return { fromTag: true, backend: 'setuptools-scm' };
   if (table(tool.versioningit)) return { fromTag: true, backend: 'versioningit' };
   if (table(tool['poetry-dynamic-versioning'])) return { fromTag: true, backend: 'poetry-dynamic-versioning' };
   const requires = table(doc['build-system'])?.requires;
-  const names = (Array.isArray(requires) ? requires : []).map((r) => String(r).toLowerCase().match(/^[a-z0-9._-]+/)?.[0]?.replace(/[-_.]+/g, '-') ?? '');
+  const names = (Array.isArray(requires) ? requires : []).map(
+    (r) =>
+      String(r)
+        .toLowerCase()
+        .match(/^[a-z0-9._-]+/)?.[0]
+        ?.replace(/[-_.]+/g, '-') ?? '',
+  );
   const vcs = VCS_REQUIREMENTS.find((n) => names.includes(n));
   if (vcs) return { fromTag: true, backend: vcs };
   const backend = table(doc['build-system'])?.['build-backend'];
@@ -137,9 +146,7 @@ function locate(text: string, file: string): Located {
     probedProject.version = version;
     if (isDeepStrictEqual(probed, doc)) return { name, version, ...at };
   }
-  throw new PyprojectError(
-    `${file}: cannot find the [project] version on a line of its own; write it as version = "${version}" under [project]`,
-  );
+  throw new PyprojectError(`${file}: cannot find the [project] version on a line of its own; write it as version = "${version}" under [project]`);
 }
 
 /**

@@ -6,10 +6,7 @@ import type { TagshipConfig } from '../../src/config/schema';
 import type { Credentials } from './settings';
 import { failure } from '../../src/contract/failures';
 
-export const INDEX_MEDIA_TYPES = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-] as const;
+export const INDEX_MEDIA_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'] as const;
 const MANIFEST_MEDIA_TYPES = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'] as const;
 const ACCEPT_ANY = [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(', ');
 
@@ -75,7 +72,11 @@ export class RegistryClient {
     this.base = `${opts.insecure ? 'http' : 'https'}://${ref.registry}/v2/${ref.repository}`;
   }
 
-  private async request(path: string, init: { method?: string; accept?: string; body?: Buffer; contentType?: string; timeoutMs?: number }, scope: string): Promise<Response> {
+  private async request(
+    path: string,
+    init: { method?: string; accept?: string; body?: Buffer; contentType?: string; timeoutMs?: number },
+    scope: string,
+  ): Promise<Response> {
     const send = () => {
       const headers: Record<string, string> = {};
       if (init.accept) headers.accept = init.accept;

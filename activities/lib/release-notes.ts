@@ -218,12 +218,16 @@ export function renderReleaseNotes(input: ReleaseNotesInput): string {
   } else if (grouped) {
     // A breaking commit is listed once, under breaking changes, whatever its type.
     for (const { key, title } of SECTIONS) {
-      const items = key === 'breaking' ? breaking : parsed.filter((p) => !p.cc.breaking && (p.cc.type === undefined ? 'other' : TYPE_SECTION[p.cc.type]) === key);
+      const items =
+        key === 'breaking' ? breaking : parsed.filter((p) => !p.cc.breaking && (p.cc.type === undefined ? 'other' : TYPE_SECTION[p.cc.type]) === key);
       section(title, items);
     }
   } else {
     section(SECTIONS[0].title, breaking);
-    section('Changes', parsed.filter((p) => !p.cc.breaking));
+    section(
+      'Changes',
+      parsed.filter((p) => !p.cc.breaking),
+    );
   }
   if (input.commits.length > listed.length) {
     out.push(`…and ${input.commits.length - listed.length} more commits.`, '');

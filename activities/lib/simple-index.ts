@@ -43,7 +43,12 @@ export function projectUrl(simpleUrl: string, project: string): string {
 const ANCHOR_RE = /<a\s[^>]*href="([^"]+)"[^>]*>([^<]*)<\/a>/gi;
 
 function decodeEntities(s: string): string {
-  return s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+  return s
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
 }
 
 export function parseSimpleHtml(html: string, base?: string): IndexFile[] {
@@ -123,7 +128,8 @@ export async function downloadIndexFile(file: IndexFile, dest: string, signal: A
       throw new IndexHttpError(`downloading ${file.filename} from the index broke off: ${(err as Error).message}`, 0);
     }
     const actual = await sha256File(partial);
-    if (file.sha256 !== undefined && actual !== file.sha256) throw new Error(`${file.filename} from the index hashes to ${actual}, but the index lists ${file.sha256}`);
+    if (file.sha256 !== undefined && actual !== file.sha256)
+      throw new Error(`${file.filename} from the index hashes to ${actual}, but the index lists ${file.sha256}`);
     await rename(partial, dest);
   } finally {
     await rm(partial, { force: true });

@@ -5,7 +5,6 @@ import type { Credentials } from './settings';
 import { OidcTokenUnavailable, publicClaims, resolveOidcToken } from './oidc-token';
 import { failure, failureWithDetails } from '../../src/contract/failures';
 
-
 function endpoint(oidcUrl: string, path: string): string {
   return new URL(path, oidcUrl.endsWith('/') ? oidcUrl : `${oidcUrl}/`).toString();
 }
@@ -23,7 +22,10 @@ async function fetchJson(url: string, init: RequestInit, what: string): Promise<
   }
   if (res.status === 404) {
     await res.body?.cancel();
-    throw failure('TrustedPublishingRefused', `${what}: ${url} answered 404: this index does not support trusted publishing (set index.auth = "token" for a private index)`);
+    throw failure(
+      'TrustedPublishingRefused',
+      `${what}: ${url} answered 404: this index does not support trusted publishing (set index.auth = "token" for a private index)`,
+    );
   }
   const text = await res.text();
   try {
@@ -47,7 +49,11 @@ interface PypiErrorBody {
 
 export async function mintUploadToken(oidcUrl: string, oidcToken: string): Promise<string> {
   const url = endpoint(oidcUrl, '_/oidc/mint-token');
-  const { status, body } = await fetchJson(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: oidcToken }) }, 'trusted publishing exchange');
+  const { status, body } = await fetchJson(
+    url,
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: oidcToken }) },
+    'trusted publishing exchange',
+  );
   if (status === 200 && typeof body.token === 'string') return body.token;
   const errors = (body as PypiErrorBody).errors ?? [];
   const codes = errors.map((e) => e.code ?? '?');
@@ -61,7 +67,11 @@ export async function mintUploadToken(oidcUrl: string, oidcToken: string): Promi
 }
 
 /** Credentials for one upload: `__token__` and a freshly minted token. */
-export async function trustedPublishingCredentials(oidcUrl: string, forwarded: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Credentials & { source: string }> {
+export async function trustedPublishingCredentials(
+  oidcUrl: string,
+  forwarded: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Credentials & { source: string }> {
   const audience = await fetchAudience(oidcUrl);
   let id;
   try {

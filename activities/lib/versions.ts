@@ -156,5 +156,7 @@ export async function setVersions(opts: { repoDir: string; config: Pick<TagshipC
     await Promise.allSettled(written.map((p) => writeFile(join(opts.repoDir, p.file), p.text)));
     throw err;
   }
-  return packages.map((p): VersionChange => (p.dynamic ? { file: p.file, name: p.name, dynamic: p.dynamic } : { file: p.file, from: p.version ?? '', to: opts.version }));
+  return packages.map((p): VersionChange =>
+    p.dynamic ? { file: p.file, name: p.name, dynamic: p.dynamic } : { file: p.file, from: p.version ?? '', to: opts.version },
+  );
 }

@@ -16,7 +16,9 @@ import type {
 } from '../contract/activities';
 import type { TagshipConfig } from './schema';
 
-type Snapshot = Pick<TagshipConfig, 'repository' | 'packages' | 'variants' | 'images' | 'index'> & { readonly github_release?: TagshipConfig['github_release'] };
+type Snapshot = Pick<TagshipConfig, 'repository' | 'packages' | 'variants' | 'images' | 'index'> & {
+  readonly github_release?: TagshipConfig['github_release'];
+};
 
 const simpleIndex = (c: Snapshot) => ({ simple_url: c.index.simple_url });
 

@@ -28,8 +28,14 @@ const tagTemplate = z.string().superRefine((t, ctx) => {
     ctx.addIssue({ code: 'custom', message: `unknown placeholder {${unknown[0]}}; use ${TAG_PLACEHOLDERS.map((n) => `{${n}}`).join(', ')}` });
     return;
   }
-  const sample = t.replaceAll('{version}', '10.20.30rc1').replaceAll('{major}', '10').replaceAll('{minor}', '20').replaceAll('{patch}', '30').replaceAll('{variant}', 'hf_local');
-  if (!OCI_TAG.test(sample)) ctx.addIssue({ code: 'custom', message: 'must give an image tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")' });
+  const sample = t
+    .replaceAll('{version}', '10.20.30rc1')
+    .replaceAll('{major}', '10')
+    .replaceAll('{minor}', '20')
+    .replaceAll('{patch}', '30')
+    .replaceAll('{variant}', 'hf_local');
+  if (!OCI_TAG.test(sample))
+    ctx.addIssue({ code: 'custom', message: 'must give an image tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")' });
 });
 
 /** A repository cloned from GitHub (the default when no url is given) gets a GitHub Release. */
@@ -48,9 +54,7 @@ const relPath = z
     message: 'must be a relative path inside the repository (no "..", no leading "/" or "-")',
   });
 
-const httpUrl = z
-  .string()
-  .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), { message: 'must be an http(s) URL' });
+const httpUrl = z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), { message: 'must be an http(s) URL' });
 
 const duration = z.string().regex(DURATION, 'must be a duration like "90s", "10m" or "1h"');
 
@@ -67,7 +71,10 @@ export const configSections = z
           .min(1)
           .refine((u) => !u.startsWith('-'), 'must not start with "-"')
           // A token in the URL would reach git's argv, logs and workflow history.
-          .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not contain credentials; give git its credentials through a credential helper')
+          .refine(
+            (u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''),
+            'must not contain credentials; give git its credentials through a credential helper',
+          )
           .optional(),
       })
       .strict()
@@ -109,14 +116,18 @@ export const configSections = z
         // Other registries reached over plain HTTP, e.g. where a FROM base image lives ("host:port").
         insecure_registries: z.array(z.string().regex(REGISTRY_HOST, 'must be a registry host like "127.0.0.1:5000"')).default([]),
         // Tags pushed for every variant; those without {version} are moving tags (see README).
-        tags: z.array(tagTemplate).min(1).default([...DEFAULT_IMAGE_TAGS]),
+        tags: z
+          .array(tagTemplate)
+          .min(1)
+          .default([...DEFAULT_IMAGE_TAGS]),
         // Extra --build-arg values, e.g. BASE_IMAGE; tagship's own arguments cannot be overridden.
         build_args: z
           .record(z.string(), z.string().max(4096, 'must be at most 4096 characters'))
           .superRefine((args, ctx) => {
             for (const key of Object.keys(args)) {
               if (!BUILD_ARG_NAME.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be a build argument name (letters, digits, "_")' });
-              else if ((RESERVED_BUILD_ARGS as readonly string[]).includes(key)) ctx.addIssue({ code: 'custom', path: [key], message: `is set by tagship (${RESERVED_BUILD_ARGS.join(', ')})` });
+              else if ((RESERVED_BUILD_ARGS as readonly string[]).includes(key))
+                ctx.addIssue({ code: 'custom', path: [key], message: `is set by tagship (${RESERVED_BUILD_ARGS.join(', ')})` });
             }
           })
           .default({}),
@@ -165,7 +176,10 @@ export const configSections = z
         workflow: relPath.default('.github/workflows/release.yml'),
         // The GitHub environment the trusted publisher names (the seed's is "pypi"); when set, the
         // OIDC token of a CI request must carry it in its `environment` claim.
-        environment: z.string().regex(/^[A-Za-z0-9._ -]{1,255}$/, 'must be a GitHub environment name like "pypi"').optional(),
+        environment: z
+          .string()
+          .regex(/^[A-Za-z0-9._ -]{1,255}$/, 'must be a GitHub environment name like "pypi"')
+          .optional(),
       })
       .strict()
       .prefault({}),
@@ -204,16 +218,26 @@ export const configSchema = configSections
     if (!cfg.images.tags.some((t) => t.includes('{version}'))) {
       ctx.addIssue({ code: 'custom', path: ['images', 'tags'], message: 'needs at least one tag with {version}, the tag a release pushes and never moves' });
     }
-    const sample = (t: string) => t.replaceAll('{version}', '1.2.3').replaceAll('{major}', '1').replaceAll('{minor}', '2').replaceAll('{patch}', '3').replaceAll('{variant}', 'v');
+    const sample = (t: string) =>
+      t.replaceAll('{version}', '1.2.3').replaceAll('{major}', '1').replaceAll('{minor}', '2').replaceAll('{patch}', '3').replaceAll('{variant}', 'v');
     const released = new Set(cfg.images.tags.filter((t) => t.includes('{version}')).map(sample));
     cfg.images.tags.forEach((t, i) => {
       if (!t.includes('{version}') && released.has(sample(t))) {
-        ctx.addIssue({ code: 'custom', path: ['images', 'tags', i], message: `"${t}" names the same tag as a {version} template; a moving tag may never overwrite a release's own tag` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['images', 'tags', i],
+          message: `"${t}" names the same tag as a {version} template; a moving tag may never overwrite a release's own tag`,
+        });
       }
     });
     if (cfg.variants.length > 1) {
       cfg.images.tags.forEach((t, i) => {
-        if (!t.includes('{variant}')) ctx.addIssue({ code: 'custom', path: ['images', 'tags', i], message: `must contain {variant}: with ${cfg.variants.length} variants, "${t}" would name every variant's image` });
+        if (!t.includes('{variant}'))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['images', 'tags', i],
+            message: `must contain {variant}: with ${cfg.variants.length} variants, "${t}" would name every variant's image`,
+          });
       });
     }
     const variants = new Set<string>();

@@ -7,7 +7,10 @@ import { ConfigError, configSchema, configSections, formatPath, type TagshipConf
  */
 export function upgradeConfig(snapshot: TagshipConfig): TagshipConfig {
   const result = configSchema.safeParse(snapshot);
-  if (!result.success) throw new ConfigError(`the release's configuration snapshot no longer parses: ${result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
+  if (!result.success)
+    throw new ConfigError(
+      `the release's configuration snapshot no longer parses: ${result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`,
+    );
   return result.data;
 }
 

@@ -14,4 +14,3 @@ export function invalidRef(ref: string): string | undefined {
   if (/^refs\/(?!heads\/)/.test(ref)) return `"${ref}" is not a branch (refs/heads/…); a tag is released with its own name`;
   return undefined;
 }
-
