@@ -10,7 +10,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { execa } from 'execa';
 import { tools } from '../activities/lib/tools';
-import { ReleaseAlreadyDoneError, followRelease, startRelease, type StepEvent } from '../src/client/release-client';
+import { ReleaseAlreadyDoneError, startRelease } from '../src/client/start';
+import { followRelease, type StepEvent } from '../src/client/follow';
 import type { ReleaseSummary } from '../src/contract/release';
 import { git, tagVersion } from '../src/dev/demo/example-repo';
 import { listProjectFiles } from '../activities/lib/simple-index';
@@ -53,9 +54,22 @@ async function failureMessage(p: Promise<unknown>): Promise<string> {
 
 describe('release end to end', { timeout: 15 * 60_000 }, () => {
   let env: ReleaseEnv;
-  let summary: ReleaseSummary;
-  let workflowId: string;
-  const steps: StepEvent[] = [];
+
+  /**
+   * The full release of v1.0.18, run once by whichever test needs it first and shared by the tests
+   * that look at it: each of them runs alone just as well (it then makes the release itself).
+   */
+  let released: Promise<{ workflowId: string; summary: ReleaseSummary; steps: StepEvent[] }> | undefined;
+  const release1018 = () =>
+    (released ??= (async () => {
+      const started = await startRelease(env.client, env.target, env.config, 'v1.0.18');
+      const steps: StepEvent[] = [];
+      const summary = await followRelease(started.handle, (e) => steps.push(e), 200);
+      return { workflowId: started.workflowId, summary, steps };
+    })());
+
+  /** A branch of its own from the v1.0.18 commit, so no test builds on what another one committed or checked out. */
+  const branchFrom1018 = (name: string) => git(env.repoDir, ['checkout', '--quiet', '-B', name, 'v1.0.18']);
 
   before(async () => {
     env = await startReleaseEnv('1.0.18');
@@ -65,10 +79,8 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
   });
 
   it('publishes every package file and every image variant for both platforms', async () => {
-    const started = await startRelease(env.client, env.target, env.config, 'v1.0.18');
-    workflowId = started.workflowId;
+    const { workflowId, summary } = await release1018();
     assert.equal(workflowId, 'release/Softoft-Orga/open-ticket-ai/v1.0.18');
-    summary = await followRelease(started.handle, (e) => steps.push(e), 200);
 
     assert.equal(summary.version, '1.0.18');
     assert.deepEqual(summary.packages.map((p) => p.package).sort(), [...PACKAGES].sort());
@@ -111,13 +123,15 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
   });
 
   it('shows the verified packages per platform in the image step of the status table', async () => {
+    const { workflowId } = await release1018();
     const status = await env.client.workflow.getHandle(workflowId).query(statusQuery);
     const core = status.steps.find((s) => s.step === 'image:core')!;
     assert.equal(core.state, 'succeeded');
     assert.equal(core.note, 'linux/amd64: open-ticket-ai 1.0.18; linux/arm64: open-ticket-ai 1.0.18');
   });
 
-  it('names every step in history and starts an image only after its packages are visible', () => {
+  it('names every step in history and starts an image only after its packages are visible', async () => {
+    const { steps } = await release1018();
     const completedAt = (step: string) => steps.findIndex((e) => e.kind === 'completed' && e.step === step);
     const startedAt = (step: string) => steps.findIndex((e) => e.kind === 'scheduled' && e.step === step);
     for (const p of PACKAGES) {
@@ -129,6 +143,7 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
   });
 
   it('replays its own history deterministically', async () => {
+    const { workflowId } = await release1018();
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
     await Worker.runReplayHistory({ workflowsPath, dataConverter: dataConverter(env.stack.codec) }, history, workflowId);
     if (process.env.TAGSHIP_RECORD_HISTORY) {
@@ -139,10 +154,12 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
   });
 
   it('never releases a completed version twice', async () => {
+    await release1018();
     await assert.rejects(startRelease(env.client, env.target, env.config, 'v1.0.18'), ReleaseAlreadyDoneError);
   });
 
   it('rejects packages whose versions differ, with the seed\'s words', async () => {
+    await branchFrom1018('versions-differ');
     await writeFile(join(env.repoDir, 'packages/otai_hf_local/pyproject.toml'), (await import('node:fs')).readFileSync(join(env.repoDir, 'packages/otai_hf_local/pyproject.toml'), 'utf8').replace('version = "1.0.18"', 'version = "1.0.19"'));
     await git(env.repoDir, ['commit', '--quiet', '-am', 'bump one plugin only']);
     await git(env.repoDir, ['tag', 'v1.0.19']);
@@ -152,15 +169,16 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
   });
 
   it('rejects a tag that does not match the package version', async () => {
-    await git(env.repoDir, ['checkout', '--quiet', 'v1.0.18']);
-    await git(env.repoDir, ['tag', 'v1.0.20']);
+    await git(env.repoDir, ['tag', 'v1.0.20', 'v1.0.18']);
     const started = await startRelease(env.client, env.target, env.config, 'v1.0.20');
     const message = await failureMessage(started.handle.result());
     assert.match(message, /ERROR: Tag version \(1\.0\.20\) doesn't match package version \(1\.0\.18\)/);
   });
 
   it('releases an older version without moving -latest backwards', async () => {
-    await git(env.repoDir, ['checkout', '--quiet', '-B', 'maint', 'v1.0.18']);
+    // -latest on the newer 1.0.18 first.
+    await release1018();
+    await branchFrom1018('maint');
     const old = await tagVersion(env.repoDir, '1.0.17');
     const before = await manifest(env, 'core-latest');
     const started = await startRelease(env.client, env.target, env.config, old.tag);
