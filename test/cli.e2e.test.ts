@@ -1,5 +1,6 @@
 // What a user types: `tagship dev` brings up the embedded stack and a worker, and
-// `tagship release start … --wait` releases through it; exit codes are the outcome.
+// `tagship release start … --wait` releases through it; exit codes are the outcome. Ctrl-C is
+// tried on a dev of its own, so no test depends on running before it.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,43 +10,65 @@ import { after, before, describe, it } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
 import { createExampleRepo, git } from '../src/dev/demo/example-repo';
 import { freePort, httpOk } from '../src/dev/stack/service';
+import { eventually } from './support/eventually';
 
 const BIN = fileURLToPath(new URL('../bin/tagship.js', import.meta.url));
 
+interface Dev {
+  readonly process: ResultPromise;
+  readonly ports: { temporal: number; ui: number; index: number; registry: number };
+  readonly dataDir: string;
+  /** Everything it printed so far. */
+  output(): string;
+}
+
+/** `tagship dev` on free ports, once it says the stack is up; fails with its output if it exits or stays silent. */
+async function startDev(dataDir: string): Promise<Dev> {
+  const ports = { temporal: await freePort(), ui: await freePort(), index: await freePort(), registry: await freePort() };
+  const dev = execa('node', [BIN, 'dev', '--data-dir', dataDir, '--port', String(ports.temporal), '--ui-port', String(ports.ui),
+    '--index-port', String(ports.index), '--registry-port', String(ports.registry)], { reject: false, all: true, buffer: false });
+  let output = '';
+  dev.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const up = await eventually(
+    'tagship dev to say "stack is up"',
+    () => ({ output, exited: dev.exitCode !== null }),
+    (s) => s.output.includes('stack is up') || s.exited,
+    { timeoutMs: 120_000, intervalMs: 200, show: (s) => `${s.exited ? `exited with ${dev.exitCode}; ` : ''}output:\n${s.output}` },
+  );
+  if (!up.output.includes('stack is up')) {
+    await dev;
+    assert.fail(`tagship dev exited (${dev.exitCode}) before the stack was up:\n${output}`);
+  }
+  return { process: dev, ports, dataDir, output: () => output };
+}
+
 describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => {
   let root: string;
-  let dev: ResultPromise;
-  let devOutput = '';
-  let ports: { temporal: number; ui: number; index: number; registry: number };
+  let dev: Dev;
   let configFile: string;
   let repoDir: string;
+  const devs: Dev[] = [];
 
   const tagship = (args: string[]) =>
     execa('node', [BIN, ...args], {
       reject: false,
       env: {
-        TAGSHIP_TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
-        TAGSHIP_UI_URL: `http://127.0.0.1:${ports.ui}`,
-        TAGSHIP_CODEC_KEYS_FILE: join(root, 'dev', 'codec-keys'),
+        TAGSHIP_TEMPORAL_ADDRESS: `127.0.0.1:${dev.ports.temporal}`,
+        TAGSHIP_UI_URL: `http://127.0.0.1:${dev.ports.ui}`,
+        TAGSHIP_CODEC_KEYS_FILE: join(dev.dataDir, 'codec-keys'),
       },
     });
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tagship-cli-'));
-    ports = { temporal: await freePort(), ui: await freePort(), index: await freePort(), registry: await freePort() };
-    dev = execa('node', [BIN, 'dev', '--data-dir', join(root, 'dev'), '--port', String(ports.temporal), '--ui-port', String(ports.ui),
-      '--index-port', String(ports.index), '--registry-port', String(ports.registry)], { reject: false, all: true, buffer: false });
-    dev.all?.on('data', (chunk: Buffer) => (devOutput += chunk.toString()));
-    const deadline = Date.now() + 120_000;
-    while (!devOutput.includes('stack is up')) {
-      if (Date.now() > deadline || dev.exitCode !== null) assert.fail(`tagship dev did not come up:\n${devOutput}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    dev = await startDev(join(root, 'dev'));
+    devs.push(dev);
+    const { ports } = dev;
     repoDir = (await createExampleRepo(join(root, 'repo'), '1.0.18')).dir;
     configFile = join(root, 'tagship.toml');
     // What dev tells the user to put in their tagship.toml: the stack's two-platform Python base.
-    const baseImage = /^ {2}base image +(\S+)/m.exec(devOutput)?.[1];
-    assert.ok(baseImage, `dev prints its base image:\n${devOutput}`);
+    const baseImage = /^ {2}base image +(\S+)/m.exec(dev.output())?.[1];
+    assert.ok(baseImage, `dev prints its base image:\n${dev.output()}`);
     await writeFile(configFile, [
       '[repository]', 'owner = "Softoft-Orga"', 'name = "open-ticket-ai"', `url = "${repoDir}"`,
       '[index]', 'auth = "token"', `upload_url = "http://127.0.0.1:${ports.index}/"`, `simple_url = "http://127.0.0.1:${ports.index}/simple/"`,
@@ -55,17 +78,20 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
   });
 
   after(async () => {
-    if (dev && dev.exitCode === null) dev.kill('SIGKILL');
+    for (const d of devs) if (d.process.exitCode === null) d.process.kill('SIGKILL');
+    await Promise.allSettled(devs.map((d) => d.process));
     await rm(root, { recursive: true, force: true });
   });
 
   it('dev prints where everything is', () => {
-    assert.match(devOutput, new RegExp(`Temporal +127\\.0\\.0\\.1:${ports.temporal} +UI http://127\\.0\\.0\\.1:${ports.ui}`));
-    assert.match(devOutput, new RegExp(`registry +127\\.0\\.0\\.1:${ports.registry}`));
-    assert.match(devOutput, new RegExp(`base image +127\\.0\\.0\\.1:${ports.registry}/tagship/python:3\\.11-bookworm +\\(linux/amd64, linux/arm64\\)`));
+    const { ports } = dev;
+    assert.match(dev.output(), new RegExp(`Temporal +127\\.0\\.0\\.1:${ports.temporal} +UI http://127\\.0\\.0\\.1:${ports.ui}`));
+    assert.match(dev.output(), new RegExp(`registry +127\\.0\\.0\\.1:${ports.registry}`));
+    assert.match(dev.output(), new RegExp(`base image +127\\.0\\.0\\.1:${ports.registry}/tagship/python:3\\.11-bookworm +\\(linux/amd64, linux/arm64\\)`));
   });
 
   it('release start --wait prints the workflow id and UI link, follows the steps and exits 0', async () => {
+    const { ports } = dev;
     const res = await tagship(['release', 'start', 'v1.0.18', '--config', configFile, '--wait']);
     assert.equal(res.exitCode, 0, `${res.stdout}\n${res.stderr}`);
     assert.match(res.stdout, /^started: release\/Softoft-Orga\/open-ticket-ai\/v1\.0\.18$/m);
@@ -77,7 +103,7 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
   });
 
   it('a tag that names another version exits 1 with the seed\'s message', async () => {
-    await git(repoDir, ['tag', 'v1.0.19']);
+    await git(repoDir, ['tag', 'v1.0.19', 'v1.0.18']);
     const res = await tagship(['release', 'start', 'v1.0.19', '--config', configFile, '--wait']);
     assert.equal(res.exitCode, 1);
     assert.match(res.stderr, /ERROR: Tag version \(1\.0\.19\) doesn't match package version \(1\.0\.18\)/);
@@ -93,10 +119,13 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
   });
 
   it('Ctrl-C stops the worker and every server of the stack', async () => {
-    dev.kill('SIGINT');
-    const result = await dev;
-    assert.equal(result.exitCode, 0, devOutput);
-    assert.equal(await httpOk(`http://127.0.0.1:${ports.index}/health`), false);
-    assert.equal(await httpOk(`http://127.0.0.1:${ports.registry}/v2/`), false);
+    // A dev of its own: stopping the one the other tests use would leave them without a stack.
+    const own = await startDev(join(root, 'dev-ctrl-c'));
+    devs.push(own);
+    own.process.kill('SIGINT');
+    const result = await own.process;
+    assert.equal(result.exitCode, 0, own.output());
+    assert.equal(await httpOk(`http://127.0.0.1:${own.ports.index}/health`), false);
+    assert.equal(await httpOk(`http://127.0.0.1:${own.ports.registry}/v2/`), false);
   });
 });
