@@ -6,11 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import type { TagshipConfig } from '../src/config/schema';
-import { signalStartRelease } from '../src/client/release-client';
+import { signalStartRelease } from '../src/client/start';
 import type { ReleaseSummary } from '../src/contract/release';
 import { oidcTokenSignal } from '../src/contract/messages';
 import { startMintServer, type MintServer } from './support/pypi-mint-server';
 import { startOidcIssuer, type OidcIssuer } from './support/oidc-issuer';
+import { eventually } from './support/eventually';
 import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
 
 const logs: string[] = [];
@@ -54,14 +55,18 @@ describe('release by trusted publishing', { timeout: 10 * 60_000 }, () => {
     const started = await signalStartRelease(env.client, env.target, config, { tag: 'v1.0.18', pypiOidcToken: expired });
 
     // The publish steps report the expired token and the workflow waits instead of failing.
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const history = await started.handle.fetchHistory();
-      const failures = (history.events ?? []).filter((e) => e.activityTaskFailedEventAttributes?.failure?.cause?.applicationFailureInfo?.type === 'OidcTokenExpired' || e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type === 'OidcTokenExpired');
-      if (failures.length === 3) break;
-      assert.ok(Date.now() < deadline, 'all three publish steps should be waiting for a token');
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const expiredFailures = (events: NonNullable<Awaited<ReturnType<typeof started.handle.fetchHistory>>['events']>) =>
+      events.filter(
+        (e) =>
+          e.activityTaskFailedEventAttributes?.failure?.cause?.applicationFailureInfo?.type === 'OidcTokenExpired' ||
+          e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type === 'OidcTokenExpired',
+      );
+    await eventually(
+      'all three publish steps failing with OidcTokenExpired (then waiting for a token)',
+      async () => (await started.handle.fetchHistory()).events ?? [],
+      (events) => expiredFailures(events).length === 3,
+      { timeoutMs: 120_000, intervalMs: 300, show: (events) => `${expiredFailures(events).length} OidcTokenExpired failures in ${events.length} events` },
+    );
     assert.equal((await started.handle.describe()).status.name, 'RUNNING');
     assert.equal(mint.uploads.length, 0, 'nothing was uploaded without a valid token');
 
