@@ -7,25 +7,25 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { TagshipConfig } from '../src/config/schema';
-import { startRelease, type StartedRelease } from '../src/client/release-client';
+import { startRelease, type StartedRelease } from '../src/client/start';
 import { liveStatus } from '../src/client/status';
 import { findTool } from '../activities/lib/tools';
 import { freePort } from '../src/dev/stack/service';
 import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { retryUpdate } from '../src/contract/messages';
+import { eventually } from './support/eventually';
 import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
 
-/** The UI renders user markdown in sandboxed frames; waits until one of them shows `text`. */
+/** The UI renders user markdown in sandboxed frames; waits until one of them shows `text`, and returns that frame's text. */
 async function textInFrames(page: Page, text: string, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const frame of page.frames()) {
-      const body = await frame.innerText('body').catch(() => '');
-      if (body.includes(text)) return body;
-    }
-    if (Date.now() > deadline) assert.fail(`no frame of the UI shows "${text}"`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const frames = await eventually(
+    `a frame of the UI showing "${text}"`,
+    // A frame that is navigating or detached has no text yet: it counts as empty, the next probe looks again.
+    () => Promise.all(page.frames().map((frame) => frame.innerText('body').catch(() => ''))),
+    (bodies) => bodies.some((body) => body.includes(text)),
+    { timeoutMs, intervalMs: 500, show: (bodies) => JSON.stringify(bodies.map((b) => b.slice(0, 300))) },
+  );
+  return frames.find((body) => body.includes(text))!;
 }
 
 describe('Temporal UI (browser)', { timeout: 10 * 60_000 }, () => {
@@ -46,7 +46,12 @@ describe('Temporal UI (browser)', { timeout: 10 * 60_000 }, () => {
       retries: { ...env.config.retries, image: 1 },
     };
     release = await startRelease(env.client, env.target, config, 'v1.0.18');
-    for (let i = 0; i < 600 && (await liveStatus(release.handle)).state !== 'waiting-for-operator'; i++) await new Promise((r) => setTimeout(r, 300));
+    await eventually(
+      'the release waiting for an operator (its image cannot be pushed)',
+      () => liveStatus(release.handle),
+      (status) => status.state === 'waiting-for-operator',
+      { timeoutMs: 180_000, intervalMs: 300, show: (status) => JSON.stringify(status) },
+    );
     registry = await startRegistry({ dataDir: join(env.root, 'registry-late'), port });
     browser = await chromium.launch({ executablePath: findTool('chromium', 'apt-get install chromium'), args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
