@@ -8,7 +8,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config/load';
 import type { TagshipConfig } from '../../src/config/schema';
 import { createExampleRepo, EXAMPLE_DIR } from '../../src/dev/demo/example-repo';
-import { connectClient, type TemporalTarget } from '../../src/client/release-client';
+import { connectClient, type TemporalTarget } from '../../src/client/connect';
 import { configForStack, startEmbeddedStack, workerSettingsForStack, type EmbeddedStack } from '../../src/dev/stack/embedded';
 import { createWorker } from '../../worker/run';
 
