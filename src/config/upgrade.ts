@@ -23,8 +23,12 @@ type SectionName = keyof typeof configSections.shape;
  */
 export function upgradeSlice<S extends object>(slice: S): S {
   const out: Record<string, unknown> = { ...(slice as Record<string, unknown>) };
+  // Releases recorded before [index] auth existed uploaded with the worker's credentials; the
+  // default that came with trusted publishing must not switch them to it mid-flight.
+  const index = out.index;
+  if (typeof index === 'object' && index !== null && !('auth' in index) && 'upload_url' in index) out.index = { ...index, auth: 'token' };
   const problems: string[] = [];
-  for (const [key, value] of Object.entries(slice)) {
+  for (const [key, value] of Object.entries(out)) {
     const section = configSections.shape[key as SectionName];
     if (!section) continue;
     const result = section.safeParse(value);

@@ -32,17 +32,31 @@ describe('activity inputs planned from the config snapshot', () => {
     assert.deepEqual(Object.keys(slice).sort(), ['index', 'packages', 'repository']);
   });
 
-  it("gives an image step only its variant and the packages that variant installs", () => {
+  it('gives an image step only its variant and the packages that variant installs', () => {
     const slice = imageSlice(config, 'hf_local');
-    assert.deepEqual(slice.variants.map((v) => v.name), ['hf_local']);
-    assert.deepEqual(slice.packages.map((p) => p.name), ['open-ticket-ai', 'otai-hf-local']);
+    assert.deepEqual(
+      slice.variants.map((v) => v.name),
+      ['hf_local'],
+    );
+    assert.deepEqual(
+      slice.packages.map((p) => p.name),
+      ['open-ticket-ai', 'otai-hf-local'],
+    );
     assert.equal(slice.images.repository, '127.0.0.1:5000/acme/app');
     assert.deepEqual(Object.keys(slice).sort(), ['images', 'index', 'packages', 'repository', 'variants']);
   });
 
   it('keeps schedules, retries, timeouts and CI settings out of every step input', () => {
-    const slices = [validateSlice(config), buildSlice(config, 'open-ticket-ai'), publishSlice(config), visibleSlice(config), imageSlice(config, 'core'), retagSlice(config, 'core')];
-    for (const s of slices) for (const key of ['schedule', 'retries', 'timeouts', 'ci']) assert.equal(key in s, false, `${key} in ${JSON.stringify(Object.keys(s))}`);
+    const slices = [
+      validateSlice(config),
+      buildSlice(config, 'open-ticket-ai'),
+      publishSlice(config),
+      visibleSlice(config),
+      imageSlice(config, 'core'),
+      retagSlice(config, 'core'),
+    ];
+    for (const s of slices)
+      for (const key of ['schedule', 'retries', 'timeouts', 'ci']) assert.equal(key in s, false, `${key} in ${JSON.stringify(Object.keys(s))}`);
   });
 
   it('shrinks the recorded v1.0.18 release: its activity inputs were mostly config copies', async () => {
@@ -55,7 +69,15 @@ describe('activity inputs planned from the config snapshot', () => {
       const input = decode(a.input!.payloads[0]!.data) as Record<string, unknown>;
       const [kind, subject = ''] = a.activityId.split(':');
       const slice =
-        kind === 'validate' ? validateSlice(snapshot) : kind === 'build' ? buildSlice(snapshot, subject) : kind === 'publish' ? publishSlice(snapshot) : kind === 'visible' ? visibleSlice(snapshot) : imageSlice(snapshot, subject);
+        kind === 'validate'
+          ? validateSlice(snapshot)
+          : kind === 'build'
+            ? buildSlice(snapshot, subject)
+            : kind === 'publish'
+              ? publishSlice(snapshot)
+              : kind === 'visible'
+                ? visibleSlice(snapshot)
+                : imageSlice(snapshot, subject);
       before += JSON.stringify(input).length;
       after += JSON.stringify({ ...input, config: slice }).length;
     }
@@ -66,7 +88,10 @@ describe('activity inputs planned from the config snapshot', () => {
 
 describe('upgrading recorded slices', () => {
   it('fills in keys added since a slice was recorded, and adds no section it did not hold', () => {
-    const old = { images: { repository: '127.0.0.1:5000/acme/app', dockerfile: 'Dockerfile', context: '.', platforms: ['linux/amd64'], builder: 'buildah' }, variants: [{ name: 'core', packages: ['open-ticket-ai'] }] };
+    const old = {
+      images: { repository: '127.0.0.1:5000/acme/app', dockerfile: 'Dockerfile', context: '.', platforms: ['linux/amd64'], builder: 'buildah' },
+      variants: [{ name: 'core', packages: ['open-ticket-ai'] }],
+    };
     const upgraded = upgradeSlice(old) as unknown as ReturnType<typeof retagSlice>;
     assert.deepEqual(upgraded.images.tags, ['{version}-{variant}', '{variant}-latest']);
     assert.deepEqual(upgraded.images.build_args, {});
@@ -79,7 +104,17 @@ describe('upgrading recorded slices', () => {
     assert.equal(upgraded.index.simple_url, config.index.simple_url);
   });
 
+  it('keeps a release recorded before [index] auth on the token upload it started with', () => {
+    const recorded = { index: { upload_url: 'http://127.0.0.1:1/', simple_url: 'http://127.0.0.1:1/simple/' } };
+    const upgraded = upgradeSlice(recorded) as unknown as ReturnType<typeof publishSlice>;
+    assert.equal(upgraded.index.auth, 'token');
+    assert.equal(upgradeSlice({ index: { ...recorded.index, auth: 'trusted-publishing' } }).index.auth, 'trusted-publishing');
+  });
+
   it('refuses a slice that no longer parses, naming the key', () => {
-    assert.throws(() => upgradeSlice({ index: { simple_url: 'ftp://nope' } }), (err: unknown) => err instanceof ConfigError && /index\.simple_url: must be an http\(s\) URL/.test(err.message));
+    assert.throws(
+      () => upgradeSlice({ index: { simple_url: 'ftp://nope' } }),
+      (err: unknown) => err instanceof ConfigError && /index\.simple_url: must be an http\(s\) URL/.test(err.message),
+    );
   });
 });
