@@ -43,7 +43,10 @@ describe('base image', () => {
     assert.deepEqual(platforms, ['linux/amd64', 'linux/arm64']);
   });
 
-  for (const [platform, machine] of [['linux/amd64', 'x86_64'], ['linux/arm64', 'aarch64']] as const) {
+  for (const [platform, machine] of [
+    ['linux/amd64', 'x86_64'],
+    ['linux/arm64', 'aarch64'],
+  ] as const) {
     it(`runs python3 and uv on ${platform}`, async () => {
       const storage = await mkdtemp(join(dir, 'buildah-'));
       const global = ['--root', join(storage, 'root'), '--runroot', join(storage, 'run'), '--storage-driver', 'overlay'];
@@ -51,12 +54,23 @@ describe('base image', () => {
       const from = await execa(buildah, [...global, 'from', '--quiet', '--tls-verify=false', '--platform', platform, image.ref]);
       const ctr = from.stdout.trim().split('\n').pop()!;
       try {
-        const py = await execa(buildah, [...global, 'run', '--isolation', 'chroot', ctr, '--', 'python3', '-c', 'import platform, sys; print(platform.machine(), sys.version_info[:2])']);
+        const py = await execa(buildah, [
+          ...global,
+          'run',
+          '--isolation',
+          'chroot',
+          ctr,
+          '--',
+          'python3',
+          '-c',
+          'import platform, sys; print(platform.machine(), sys.version_info[:2])',
+        ]);
         assert.equal(py.stdout.trim(), `${machine} (3, 11)`);
         const uv = await execa(buildah, [...global, 'run', '--isolation', 'chroot', ctr, '--', 'uv', '--version']);
         assert.match(uv.stdout, /^uv \d+\.\d+\.\d+/);
         // What maintainer scripts would have made (users, the CA bundle), merged /usr, venv and pip.
-        const script = 'id -un nobody && test -s /etc/ssl/certs/ca-certificates.crt && test -L /bin && uvx --version && python3 -m venv --without-pip /tmp/v && python3 -m pip --version';
+        const script =
+          'id -un nobody && test -s /etc/ssl/certs/ca-certificates.crt && test -L /bin && uvx --version && python3 -m venv --without-pip /tmp/v && python3 -m pip --version';
         const extras = await execa(buildah, [...global, 'run', '--isolation', 'chroot', ctr, '--', 'sh', '-c', script]);
         assert.match(extras.stdout, /^nobody\nuvx \d+.*\npip \d+/s);
       } finally {

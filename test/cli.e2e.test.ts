@@ -25,8 +25,24 @@ interface Dev {
 /** `tagship dev` on free ports, once it says the stack is up; fails with its output if it exits or stays silent. */
 async function startDev(dataDir: string): Promise<Dev> {
   const ports = { temporal: await freePort(), ui: await freePort(), index: await freePort(), registry: await freePort() };
-  const dev = execa('node', [BIN, 'dev', '--data-dir', dataDir, '--port', String(ports.temporal), '--ui-port', String(ports.ui),
-    '--index-port', String(ports.index), '--registry-port', String(ports.registry)], { reject: false, all: true, buffer: false });
+  const dev = execa(
+    'node',
+    [
+      BIN,
+      'dev',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(ports.temporal),
+      '--ui-port',
+      String(ports.ui),
+      '--index-port',
+      String(ports.index),
+      '--registry-port',
+      String(ports.registry),
+    ],
+    { reject: false, all: true, buffer: false },
+  );
   let output = '';
   dev.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const up = await eventually(
@@ -69,12 +85,26 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
     // What dev tells the user to put in their tagship.toml: the stack's two-platform Python base.
     const baseImage = /^ {2}base image +(\S+)/m.exec(dev.output())?.[1];
     assert.ok(baseImage, `dev prints its base image:\n${dev.output()}`);
-    await writeFile(configFile, [
-      '[repository]', 'owner = "Softoft-Orga"', 'name = "open-ticket-ai"', `url = "${repoDir}"`,
-      '[index]', 'auth = "token"', `upload_url = "http://127.0.0.1:${ports.index}/"`, `simple_url = "http://127.0.0.1:${ports.index}/simple/"`,
-      '[images]', `repository = "127.0.0.1:${ports.registry}/softoft-orga/open-ticket-ai"`, 'builder = "buildah"', 'insecure = true',
-      '[images.build_args]', `BASE_IMAGE = "${baseImage}"`, '',
-    ].join('\n'));
+    await writeFile(
+      configFile,
+      [
+        '[repository]',
+        'owner = "Softoft-Orga"',
+        'name = "open-ticket-ai"',
+        `url = "${repoDir}"`,
+        '[index]',
+        'auth = "token"',
+        `upload_url = "http://127.0.0.1:${ports.index}/"`,
+        `simple_url = "http://127.0.0.1:${ports.index}/simple/"`,
+        '[images]',
+        `repository = "127.0.0.1:${ports.registry}/softoft-orga/open-ticket-ai"`,
+        'builder = "buildah"',
+        'insecure = true',
+        '[images.build_args]',
+        `BASE_IMAGE = "${baseImage}"`,
+        '',
+      ].join('\n'),
+    );
   });
 
   after(async () => {
@@ -102,7 +132,7 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
     assert.ok(await httpOk(`http://127.0.0.1:${ports.registry}/v2/softoft-orga/open-ticket-ai/manifests/1.0.18-all`));
   });
 
-  it('a tag that names another version exits 1 with the seed\'s message', async () => {
+  it("a tag that names another version exits 1 with the seed's message", async () => {
     await git(repoDir, ['tag', 'v1.0.19', 'v1.0.18']);
     const res = await tagship(['release', 'start', 'v1.0.19', '--config', configFile, '--wait']);
     assert.equal(res.exitCode, 1);

@@ -25,7 +25,10 @@ interface Built {
   readonly wheel: string;
 }
 
-const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+const sha256 = async (path: string) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
 async function writePackage(dir: string, files: Record<string, string>): Promise<void> {
   const all: Record<string, string> = {
@@ -127,10 +130,7 @@ describe('distributions compared by content', () => {
       { member: 'otai_probe-1.0.0.dist-info/RECORD', change: 'content' },
       { member: 'otai_probe/extra.py', change: 'added' },
     ]);
-    assert.equal(
-      describeDifferences(SDIST, forward, 1),
-      `${SDIST}: content of otai_probe-1.0.0/src/otai_probe.egg-info/SOURCES.txt (and 1 more)`,
-    );
+    assert.equal(describeDifferences(SDIST, forward, 1), `${SDIST}: content of otai_probe-1.0.0/src/otai_probe.egg-info/SOURCES.txt (and 1 more)`);
   });
 
   it('a file that became executable is a mode difference', async () => {

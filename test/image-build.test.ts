@@ -85,7 +85,10 @@ describe('image step on real Dockerfiles', { timeout: 15 * 60_000 }, () => {
     impostor = await wheelOf(await buildTinyPackage(root, 'otai-probe', VERSION, 'impostor', { wheel: true }));
     // A pure-Python-tagged wheel carrying an x86-64 binary: installs anywhere, runs nowhere but amd64.
     foreign = await wheelOf(
-      await buildTinyPackage(root, 'otai-native', VERSION, 'native', { wheel: true, files: { '_speedups.so': await import('node:fs/promises').then((fs) => fs.readFile('/usr/bin/true')) } }),
+      await buildTinyPackage(root, 'otai-native', VERSION, 'native', {
+        wheel: true,
+        files: { '_speedups.so': await import('node:fs/promises').then((fs) => fs.readFile('/usr/bin/true')) },
+      }),
     );
     await Promise.all([serve(index, published), serve(otherIndex, impostor), serve(index, foreign)]);
   });
@@ -95,21 +98,34 @@ describe('image step on real Dockerfiles', { timeout: 15 * 60_000 }, () => {
   });
 
   /** A build context holding `dockerfile`, and a job releasing `pkg` from it. */
-  async function job(dockerfile: string, opts: { pkg?: string; wheel?: Wheel; platforms?: string[]; extra?: string; smoke?: string[] } = {}): Promise<{ job: ImageJob; config: TagshipConfig }> {
+  async function job(
+    dockerfile: string,
+    opts: { pkg?: string; wheel?: Wheel; platforms?: string[]; extra?: string; smoke?: string[] } = {},
+  ): Promise<{ job: ImageJob; config: TagshipConfig }> {
     const pkg = opts.pkg ?? 'otai-probe';
     const context = join(root, `ctx-${n++}`);
     await mkdir(context, { recursive: true });
     await writeFile(join(context, 'Dockerfile'), dockerfile);
     const config = parseConfig(
       [
-        '[[packages]]', `name = "${pkg}"`, 'path = "."',
-        '[[variants]]', 'name = "probe"', `packages = ["${pkg}"]`,
-        '[index]', `simple_url = "${index.simpleUrl}"`,
-        '[images]', `repository = "${registry.host}/tagship-test/probe${n}"`, 'builder = "buildah"', 'insecure = true',
+        '[[packages]]',
+        `name = "${pkg}"`,
+        'path = "."',
+        '[[variants]]',
+        'name = "probe"',
+        `packages = ["${pkg}"]`,
+        '[index]',
+        `simple_url = "${index.simpleUrl}"`,
+        '[images]',
+        `repository = "${registry.host}/tagship-test/probe${n}"`,
+        'builder = "buildah"',
+        'insecure = true',
         `platforms = ${JSON.stringify(opts.platforms ?? ['linux/amd64', 'linux/arm64'])}`,
         `smoke = ${JSON.stringify(opts.smoke ?? ['/opt/venv/bin/python', '-c', `import ${pkg.replaceAll('-', '_')}`])}`,
         opts.extra ?? '',
-        '[images.build_args]', `BASE_IMAGE = "${baseImage}"`, `OTHER_INDEX = "${otherIndex.simpleUrl}"`,
+        '[images.build_args]',
+        `BASE_IMAGE = "${baseImage}"`,
+        `OTHER_INDEX = "${otherIndex.simpleUrl}"`,
       ].join('\n'),
       'test.toml',
     );
@@ -148,7 +164,7 @@ describe('image step on real Dockerfiles', { timeout: 15 * 60_000 }, () => {
     assert.deepEqual(image.tags, [`${config.images.repository}:${VERSION}-probe`, `${config.images.repository}:probe-latest`]);
     const index = await client(config).getManifest(`${VERSION}-probe`);
     assert.equal(index?.digest, image.digest);
-    for (const entry of index!.json.manifests!) {
+    for (const entry of index.json.manifests!) {
       const manifest = await client(config).getManifest(entry.digest);
       const res = await fetch(`http://${registry.host}/v2/${parseImageRepository(config.images.repository).repository}/blobs/${manifest!.json.config!.digest}`);
       const imageConfig = (await res.json()) as { architecture: string; config: { Healthcheck?: { Test: string[] }; Labels: Record<string, string> } };
@@ -160,11 +176,18 @@ describe('image step on real Dockerfiles', { timeout: 15 * 60_000 }, () => {
   });
 
   it('refuses an image whose Dockerfile installed the same name and version from another index', async () => {
-    const dockerfile = SEED_DOCKERFILE.replace('ARG INDEX_URL', 'ARG INDEX_URL\nARG OTHER_INDEX').replace('--index-url "$INDEX_URL"', '--index-url "$OTHER_INDEX"');
+    const dockerfile = SEED_DOCKERFILE.replace('ARG INDEX_URL', 'ARG INDEX_URL\nARG OTHER_INDEX').replace(
+      '--index-url "$INDEX_URL"',
+      '--index-url "$OTHER_INDEX"',
+    );
     const { job: j, config } = await job(dockerfile);
     await assert.rejects(
       publishVariantImage(j),
-      isFailure('ImageContentMismatch', true, /linux\/amd64: otai-probe 1\.0\.0 installed, but its files are not the published wheel's: was it installed from another index\?[\s\S]*linux\/arm64: otai-probe 1\.0\.0 installed, but its files are not the published wheel's/),
+      isFailure(
+        'ImageContentMismatch',
+        true,
+        /linux\/amd64: otai-probe 1\.0\.0 installed, but its files are not the published wheel's: was it installed from another index\?[\s\S]*linux\/arm64: otai-probe 1\.0\.0 installed, but its files are not the published wheel's/,
+      ),
     );
     assert.equal(await client(config).getManifest('probe-latest'), undefined, 'no moving tag points at an unproven image');
   });
@@ -178,15 +201,18 @@ describe('image step on real Dockerfiles', { timeout: 15 * 60_000 }, () => {
     });
   });
 
-  it('stops a failing install loop under SHELL -eo pipefail and reports the RUN step\'s last lines, without retries', async () => {
+  it("stops a failing install loop under SHELL -eo pipefail and reports the RUN step's last lines, without retries", async () => {
     // Without -e the loop's status would be the last install's, and the missing package would go unnoticed.
     const dockerfile = SEED_DOCKERFILE.replace('for p in $PACKAGES;', 'for p in otai-does-not-exist $PACKAGES;');
     const { job: j, config } = await job(dockerfile, { platforms: ['linux/amd64'] });
-    await assert.rejects(publishVariantImage(j), isFailure('ImageRunFailed', true, /failed twice with the same output; not retried\n[\s\S]*otai-does-not-exist/));
+    await assert.rejects(
+      publishVariantImage(j),
+      isFailure('ImageRunFailed', true, /failed twice with the same output; not retried\n[\s\S]*otai-does-not-exist/),
+    );
     assert.equal(await client(config).getManifest(`${VERSION}-probe`), undefined, 'nothing was pushed');
   });
 
-  it('shows a failing smoke command\'s output, pushes nothing and does not retry', async () => {
+  it("shows a failing smoke command's output, pushes nothing and does not retry", async () => {
     const { job: j, config } = await job(SEED_DOCKERFILE, { smoke: ['/opt/venv/bin/python', '-c', 'import sys; print("smoke says no"); sys.exit(4)'] });
     await assert.rejects(publishVariantImage(j), isFailure('ImageSmokeFailed', true, /^smoke test failed on linux\/amd64 \(exit 4\)[\s\S]*smoke says no/));
     assert.equal(await client(config).getManifest(`${VERSION}-probe`), undefined);
@@ -196,11 +222,17 @@ describe('image step on real Dockerfiles', { timeout: 15 * 60_000 }, () => {
     const bad = await job(`ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nRUNN echo hi\n`, { platforms: ['linux/amd64'] });
     await assert.rejects(publishVariantImage(bad.job), isFailure('DockerfileInvalid', true, /does not parse; not retried\n[\s\S]*RUNN/));
     const missing = await job(`ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nCOPY requirements-missing.txt /app/\n`, { platforms: ['linux/amd64'] });
-    await assert.rejects(publishVariantImage(missing.job), isFailure('DockerfileMissingFile', true, /not in the build context; not retried\n[\s\S]*requirements-missing\.txt/));
+    await assert.rejects(
+      publishVariantImage(missing.job),
+      isFailure('DockerfileMissingFile', true, /not in the build context; not retried\n[\s\S]*requirements-missing\.txt/),
+    );
   });
 
-  it('retries when the base image\'s registry cannot be reached', async () => {
+  it("retries when the base image's registry cannot be reached", async () => {
     const { job: j } = await job(SEED_DOCKERFILE.replace('FROM ${BASE_IMAGE}', 'FROM 127.0.0.1:9/nowhere/python:3'), { platforms: ['linux/amd64'] });
-    await assert.rejects(publishVariantImage({ ...j, config: { ...j.config, images: { ...j.config.images, insecure_registries: ['127.0.0.1:9'] } } }), isFailure('ImageBuildFailed', false, /connection refused/i));
+    await assert.rejects(
+      publishVariantImage({ ...j, config: { ...j.config, images: { ...j.config.images, insecure_registries: ['127.0.0.1:9'] } } }),
+      isFailure('ImageBuildFailed', false, /connection refused/i),
+    );
   });
 });

@@ -56,7 +56,13 @@ describe('image contents read back from the registry', () => {
       else await mkdir(join(context, layer, site), { recursive: true });
     }
     const repository = `softoft-orga/${name}`;
-    await pushImage({ buildahRoot: join(root, 'buildah'), ref: `${registry.host}/${repository}:1.0.18`, context, layers: Object.keys(layers), platforms: PLATFORMS });
+    await pushImage({
+      buildahRoot: join(root, 'buildah'),
+      ref: `${registry.host}/${repository}:1.0.18`,
+      context,
+      layers: Object.keys(layers),
+      platforms: PLATFORMS,
+    });
     return repository;
   }
 
@@ -94,7 +100,14 @@ describe('image contents read back from the registry', () => {
     const reader = client(repos.good!);
     const index = (await reader.getManifest('1.0.18'))!;
     const details: string[] = [];
-    const verified = await verifyImageContents({ client: reader, index, platforms: PLATFORMS, packages: expected(), cacheDir, heartbeat: (d) => details.push(d) });
+    const verified = await verifyImageContents({
+      client: reader,
+      index,
+      platforms: PLATFORMS,
+      packages: expected(),
+      cacheDir,
+      heartbeat: (d) => details.push(d),
+    });
     assert.deepEqual(
       verified.map((v) => ({ platform: v.platform, packages: v.packages })),
       PLATFORMS.map((platform) => ({
@@ -120,21 +133,34 @@ describe('image contents read back from the registry', () => {
 
   it('refuses a package whose files are not the published wheel, naming the platform, path and both hashes', async () => {
     const reader = client(repos.other!);
-    const message = await mismatch(verifyImageContents({ client: reader, index: (await reader.getManifest('1.0.18'))!, platforms: PLATFORMS, packages: expected() }));
+    const message = await mismatch(
+      verifyImageContents({ client: reader, index: (await reader.getManifest('1.0.18'))!, platforms: PLATFORMS, packages: expected() }),
+    );
     const lines = message.split('\n');
     assert.equal(lines.length, 2, message);
     for (const [i, platform] of PLATFORMS.entries()) {
-      assert.match(lines[i]!, new RegExp(`^${platform}: otai-hf-local 1\\.0\\.18 installed, but its files are not the published wheel's: was it installed from another index\\? `));
-      assert.match(lines[i]!, /otai_hf_local\/__init__\.py is sha256 [0-9a-f]{64} in the image, sha256 [0-9a-f]{64} in otai_hf_local-1\.0\.18-py2\.py3-none-any\.whl/);
+      assert.match(
+        lines[i]!,
+        new RegExp(`^${platform}: otai-hf-local 1\\.0\\.18 installed, but its files are not the published wheel's: was it installed from another index\\? `),
+      );
+      assert.match(
+        lines[i]!,
+        /otai_hf_local\/__init__\.py is sha256 [0-9a-f]{64} in the image, sha256 [0-9a-f]{64} in otai_hf_local-1\.0\.18-py2\.py3-none-any\.whl/,
+      );
     }
     assert.doesNotMatch(message, /open-ticket-ai/);
   });
 
   it('refuses a missing package and one installed at another version', async () => {
     const reader = client(repos.missing!);
-    const message = await mismatch(verifyImageContents({ client: reader, index: (await reader.getManifest('1.0.18'))!, platforms: PLATFORMS, packages: expected() }));
+    const message = await mismatch(
+      verifyImageContents({ client: reader, index: (await reader.getManifest('1.0.18'))!, platforms: PLATFORMS, packages: expected() }),
+    );
     for (const platform of PLATFORMS) {
-      assert.ok(message.includes(`${platform}: open-ticket-ai is not installed in the image (no open_ticket_ai-1.0.18.dist-info under any site-packages)`), message);
+      assert.ok(
+        message.includes(`${platform}: open-ticket-ai is not installed in the image (no open_ticket_ai-1.0.18.dist-info under any site-packages)`),
+        message,
+      );
       assert.ok(message.includes(`${platform}: otai-hf-local is installed at 1.0.17, not 1.0.18 (/${SYSTEM_SITE}/otai_hf_local-1.0.17.dist-info)`), message);
     }
   });
@@ -146,12 +172,17 @@ describe('image contents read back from the registry', () => {
     const message = await mismatch(verifyImageContents({ client: reader, index, platforms: PLATFORMS, packages }));
     assert.equal(message, 'linux/arm64: open_ticket_ai/_speedups.so (in open-ticket-ai) is built for x86-64, not arm64');
     const amd64 = await verifyImageContents({ client: reader, index, platforms: ['linux/amd64'], packages });
-    assert.deepEqual(amd64.map((p) => p.packages), [[{ name: 'open-ticket-ai', version: '1.0.18', wheel: published.coreWithSpeedups.filename }]]);
+    assert.deepEqual(
+      amd64.map((p) => p.packages),
+      [[{ name: 'open-ticket-ai', version: '1.0.18', wheel: published.coreWithSpeedups.filename }]],
+    );
   });
 
   it('names a platform the index lacks', async () => {
     const reader = client(repos.good!);
-    const message = await mismatch(verifyImageContents({ client: reader, index: (await reader.getManifest('1.0.18'))!, platforms: ['linux/amd64', 'linux/s390x'], packages: expected() }));
+    const message = await mismatch(
+      verifyImageContents({ client: reader, index: (await reader.getManifest('1.0.18'))!, platforms: ['linux/amd64', 'linux/s390x'], packages: expected() }),
+    );
     assert.match(message, /^linux\/s390x: not in the pushed index sha256:[0-9a-f]{64} \(it has linux\/amd64, linux\/arm64\)$/);
   });
 

@@ -40,13 +40,22 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
   it('uploads the stored bytes, then treats a second publish of the same bytes as done', async () => {
     const files = await storeAll(settings, await buildTinyPackage(root, 'tagship-demo-a', '1.0.0', 'one'));
     const first = await publishPackage(settings, { config, package: 'tagship-demo-a', version: '1.0.0', files });
-    assert.deepEqual(first.uploaded, files.map((f) => f.filename));
+    assert.deepEqual(
+      first.uploaded,
+      files.map((f) => f.filename),
+    );
     const listed = await listProjectFiles(index.simpleUrl, 'tagship-demo-a');
-    assert.deepEqual(listed.map((f) => [f.filename, f.sha256]), files.map((f) => [f.filename, f.sha256]));
+    assert.deepEqual(
+      listed.map((f) => [f.filename, f.sha256]),
+      files.map((f) => [f.filename, f.sha256]),
+    );
 
     const again = await publishPackage(settings, { config, package: 'tagship-demo-a', version: '1.0.0', files });
     assert.deepEqual(again.uploaded, []);
-    assert.deepEqual(again.alreadyPresent, files.map((f) => f.filename));
+    assert.deepEqual(
+      again.alreadyPresent,
+      files.map((f) => f.filename),
+    );
   });
 
   it('refuses, without retrying, a file name the index has with other bytes, naming both hashes', async () => {
@@ -78,7 +87,10 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
       proxy.fail([], () => false);
     }
     const ok = await publishPackage(settings, { config, package: 'tagship-demo-b', version: '2.0.0', files });
-    assert.deepEqual(ok.uploaded, files.map((f) => f.filename));
+    assert.deepEqual(
+      ok.uploaded,
+      files.map((f) => f.filename),
+    );
   });
 
   it('refuses wrong credentials permanently, without the password in the message', async () => {
@@ -122,7 +134,7 @@ describe('publish and visibility activities', { timeout: 5 * 60_000 }, () => {
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));
     let result: { polls: number };
     try {
-      result = (await env.run(waitUntilVisible, { config, package: 'tagship-demo-d', files, pollIntervalMs: 50 })) as { polls: number };
+      result = await env.run(waitUntilVisible, { config, package: 'tagship-demo-d', files, pollIntervalMs: 50 });
     } finally {
       proxy.fail([], () => false);
     }

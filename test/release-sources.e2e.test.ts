@@ -122,7 +122,10 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tagship-sources-'));
     stack = await startEmbeddedStack({ dataDir: join(root, 'stack'), headless: true });
-    github = await startGitHubApi({ token: GH_TOKEN, repositories: ['acme/scm-mono', 'acme/scm-adopt', 'acme/scm-branch', 'acme/scm-tokenless', 'acme/one-image'] });
+    github = await startGitHubApi({
+      token: GH_TOKEN,
+      repositories: ['acme/scm-mono', 'acme/scm-adopt', 'acme/scm-branch', 'acme/scm-tokenless', 'acme/one-image'],
+    });
     // The worker reads its settings when an activity runs: a test may change the token it holds.
     settings = { ...workerSettingsForStack(stack), githubToken: GH_TOKEN };
     const taskQueue = `sources-${Math.random().toString(36).slice(2)}`;
@@ -198,7 +201,12 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     assert.match(waiting.steps.find((s) => s.step === 'github-release')?.note ?? '', /GitHub|token/i);
     assert.ok(!JSON.stringify(waiting).includes('ghs_revoked'), 'the token never reaches the status');
     const uploaded = new Map([...(await indexFiles(scmConfig, 'acme-core')), ...(await indexFiles(scmConfig, 'acme-cli'))]);
-    assert.deepEqual([...uploaded.keys()].sort(), ['acme_cli-1.0.0-py3-none-any.whl', 'acme_cli-1.0.0.tar.gz', 'acme_core-1.0.0-py3-none-any.whl', 'acme_core-1.0.0.tar.gz']);
+    assert.deepEqual([...uploaded.keys()].sort(), [
+      'acme_cli-1.0.0-py3-none-any.whl',
+      'acme_cli-1.0.0.tar.gz',
+      'acme_core-1.0.0-py3-none-any.whl',
+      'acme_core-1.0.0.tar.gz',
+    ]);
     await first.handle.executeUpdate(abortUpdate, { args: ['GitHub token rotated; restarting'] });
     await assert.rejects(first.handle.result(), WorkflowFailedError);
 
@@ -208,12 +216,12 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     const second = await startRelease(client, target, scmConfig, 'v1.0.0');
     assert.equal(second.started, true);
     const summary = (await second.handle.result()) as ReleaseSummary;
-    const status = (await second.handle.query(statusQuery)) as ReleaseStatus;
+    const status: ReleaseStatus = await second.handle.query(statusQuery);
     for (const p of ['acme-core', 'acme-cli']) {
       assert.match(status.steps.find((s) => s.step === `build:${p}`)?.note ?? '', /reused the files an earlier run of this commit built/);
     }
     const after = new Map([...(await indexFiles(scmConfig, 'acme-core')), ...(await indexFiles(scmConfig, 'acme-cli'))]);
-    assert.deepEqual(after, uploaded, 'every file on the index is the first run\'s, and nothing was added');
+    assert.deepEqual(after, uploaded, "every file on the index is the first run's, and nothing was added");
     for (const p of summary.packages) {
       assert.deepEqual(p.uploaded, [], `${p.package}: nothing uploaded by the restart`);
       for (const f of p.files) assert.equal(f.sha256, uploaded.get(f.filename), `${f.filename} is the first run's bytes`);
@@ -229,16 +237,15 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     assert.doesNotMatch(release.body ?? '', /Initial import/, 'notes start after the previous release tag v0.9.0');
     const sums = release.assets.find((a) => a.name === 'SHA256SUMS');
     assert.ok(sums, 'SHA256SUMS uploaded');
-    assert.deepEqual(
-      sums.bytes.toString('utf8').trim().split('\n').sort(),
-      [...uploaded].map(([file, sha]) => `${sha}  ${file}`).sort(),
+    assert.deepEqual(sums.bytes.toString('utf8').trim().split('\n').sort(), [...uploaded].map(([file, sha]) => `${sha}  ${file}`).sort());
+    const sumUploads = github.requests.filter(
+      (r) => r.method === 'POST' && r.path.endsWith('/assets') && r.query.includes('name=SHA256SUMS') && r.status === 201,
     );
-    const sumUploads = github.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/assets') && r.query.includes('name=SHA256SUMS') && r.status === 201);
     assert.equal(sumUploads.length, 1, 'the asset is uploaded once, although the first upload attempt failed');
     assert.deepEqual(summary.githubRelease?.id, release.id);
   });
 
-  it('when the recorded build is gone, a rebuild adopts the index\'s identical files; one whose contents differ is refused, naming the file that differs', async () => {
+  it("when the recorded build is gone, a rebuild adopts the index's identical files; one whose contents differ is refused, naming the file that differs", async () => {
     const { dir, config: scmConfig, cli, cliModule } = await scmMonorepo('scm-adopt', 'adopt');
     // v1.0.0 released: its files are on the index and its builds recorded.
     await (await startRelease(client, target, scmConfig, 'v1.0.0')).handle.result();
@@ -251,11 +258,16 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     for (const f of rebuilt.files) assert.equal(f.sha256, onIndex.get(f.filename), `${f.filename} is the index's bytes`);
 
     // Same version, other sources: the index's file can never be replaced and must not be shadowed.
-    const changed = await commit(dir, { [`packages/${cli}/${cliModule}/__init__.py`]: '__version__ = "1.0.0"\nPATCHED = True\n' }, 'fix(cli): patched after the release');
+    const changed = await commit(
+      dir,
+      { [`packages/${cli}/${cliModule}/__init__.py`]: '__version__ = "1.0.0"\nPATCHED = True\n' },
+      'fix(cli): patched after the release',
+    );
     await git(dir, ['tag', 'v1.0.0.post99']);
-    const err = await env
-      .run(buildPackage, settings, { config: scmConfig, tag: 'v1.0.0.post99', commit: changed, version: '1.0.0', package: cli })
-      .then(() => undefined, (e: unknown) => e);
+    const err = await env.run(buildPackage, settings, { config: scmConfig, tag: 'v1.0.0.post99', commit: changed, version: '1.0.0', package: cli }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ApplicationFailure, `refused: ${inspect(err)}`);
     assert.equal(err.type, 'IndexFileConflict');
     assert.match(err.message, new RegExp(`${cliModule}-1\\.0\\.0\\.tar\\.gz: content of ${cliModule}-1\\.0\\.0/${cliModule}/__init__\\.py`));
@@ -277,7 +289,10 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     assert.equal(webhook.started, false, "the tag's own webhook joins the running release");
     await started.handle.result();
     // branch-core's version comes from the tag tagship created.
-    assert.deepEqual([...(await indexFiles(scmConfig, core)).keys()].filter((f) => f.includes('1.1.0')).sort(), ['branch_core-1.1.0-py3-none-any.whl', 'branch_core-1.1.0.tar.gz']);
+    assert.deepEqual([...(await indexFiles(scmConfig, core)).keys()].filter((f) => f.includes('1.1.0')).sort(), [
+      'branch_core-1.1.0-py3-none-any.whl',
+      'branch_core-1.1.0.tar.gz',
+    ]);
 
     await commit(dir, { 'README.md': 'docs\n' }, 'docs: a readme');
     await assert.rejects(tagFromRef(client, target, scmConfig, 'main'), (e: unknown) => {
@@ -293,7 +308,10 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
   it('a worker without TAGSHIP_GITHUB_TOKEN refuses a release with the GitHub Release on at validate, before anything is published', async () => {
     const { config: scmConfig } = await scmMonorepo('scm-tokenless', 'tokenless');
     const { githubToken: _none, ...tokenless } = settings;
-    const err = await new MockActivityEnvironment().run(validateRelease, tokenless, { config: scmConfig, tag: 'v1.0.0' }).then(() => undefined, (e: unknown) => e);
+    const err = await new MockActivityEnvironment().run(validateRelease, tokenless, { config: scmConfig, tag: 'v1.0.0' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ApplicationFailure && err.type === 'GitHubTokenMissing', inspect(err));
     assert.match(err.message, /no TAGSHIP_GITHUB_TOKEN; set it \(contents: write\), or set \[github_release\] enabled = false/);
   });
@@ -302,10 +320,19 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     const dir = join(root, 'attr-mono');
     await initRepo(dir);
     // setuptools reads the version from __version__, which nobody bumped.
-    const pkg = setuptoolsPackage('acme-attr', 'acme_attr', '0.9.0', 'dynamic = ["version"]', '\n[tool.setuptools.dynamic]\nversion = { attr = "acme_attr.__version__" }\n');
+    const pkg = setuptoolsPackage(
+      'acme-attr',
+      'acme_attr',
+      '0.9.0',
+      'dynamic = ["version"]',
+      '\n[tool.setuptools.dynamic]\nversion = { attr = "acme_attr.__version__" }\n',
+    );
     await commit(dir, pkg, 'Initial import');
     await git(dir, ['tag', 'v1.0.0']);
-    const config = repoConfig('variants = []\n[repository]\nowner = "acme"\nname = "attr-mono"\n[[packages]]\nname = "acme-attr"\npath = "packages/acme-attr"\n[github_release]\nenabled = false\n', dir);
+    const config = repoConfig(
+      'variants = []\n[repository]\nowner = "acme"\nname = "attr-mono"\n[[packages]]\nname = "acme-attr"\npath = "packages/acme-attr"\n[github_release]\nenabled = false\n',
+      dir,
+    );
     const started = await startRelease(client, target, config, 'v1.0.0');
     await assert.rejects(started.handle.result(), (e: unknown) => {
       assert.ok(e instanceof WorkflowFailedError);
@@ -351,16 +378,23 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
     const summary = (await started.handle.result()) as ReleaseSummary;
     const image = summary.images[0]!;
     assert.deepEqual(image.tags, [`${config.images.repository}:2.0.0`, `${config.images.repository}:latest`]);
-    assert.deepEqual(image.moving?.map((m) => [m.tag, m.moved]), [['latest', true]]);
+    assert.deepEqual(
+      image.moving?.map((m) => [m.tag, m.moved]),
+      [['latest', true]],
+    );
     for (const platform of image.verified ?? []) {
-      assert.deepEqual(platform.packages.map((p) => `${p.name} ${p.version}`).sort(), names.map((n) => `${n} 2.0.0`), `${platform.platform} has all five`);
+      assert.deepEqual(
+        platform.packages.map((p) => `${p.name} ${p.version}`).sort(),
+        names.map((n) => `${n} 2.0.0`),
+        `${platform.platform} has all five`,
+      );
     }
     assert.deepEqual(image.verified?.map((v) => v.platform).sort(), ['linux/amd64', 'linux/arm64']);
     const res = await fetch(`http://${stack.registry.host}/v2/${config.images.repository.split('/').slice(1).join('/')}/manifests/latest`, {
       method: 'HEAD',
       headers: { accept: 'application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json' },
     });
-    assert.equal(res.headers.get('docker-content-digest'), image.digest, 'latest is the release\'s image');
+    assert.equal(res.headers.get('docker-content-digest'), image.digest, "latest is the release's image");
 
     const release = github.releases.find((r) => r.repository === 'acme/one-image' && r.tag_name === 'v2.0.0');
     assert.ok(release, 'GitHub Release created');

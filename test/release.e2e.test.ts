@@ -111,9 +111,16 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
       assert.equal(image.latest.moved, true);
       // Proven from the registry, per platform: every package of the variant, from the wheel this release built.
       const packages = env.config.variants.find((v) => v.name === variant)!.packages;
-      assert.deepEqual(image.verified?.map((v) => v.platform), ['linux/amd64', 'linux/arm64']);
-      for (const platform of image.verified!) {
-        assert.deepEqual(platform.packages.map((p) => `${p.name} ${p.version}`).sort(), packages.map((p) => `${p} 1.0.18`).sort(), `${variant} ${platform.platform}`);
+      assert.deepEqual(
+        image.verified?.map((v) => v.platform),
+        ['linux/amd64', 'linux/arm64'],
+      );
+      for (const platform of image.verified) {
+        assert.deepEqual(
+          platform.packages.map((p) => `${p.name} ${p.version}`).sort(),
+          packages.map((p) => `${p} 1.0.18`).sort(),
+          `${variant} ${platform.platform}`,
+        );
         for (const p of platform.packages) {
           const built = summary.packages.find((b) => b.package === p.name)!.files.find((f) => f.kind === 'wheel')!;
           assert.equal(p.wheel, built.filename, `${variant} ${platform.platform} holds the wheel this release built`);
@@ -148,7 +155,18 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
     await Worker.runReplayHistory({ workflowsPath, dataConverter: dataConverter(env.stack.codec) }, history, workflowId);
     if (process.env.TAGSHIP_RECORD_HISTORY) {
       // The CLI writes the canonical proto3 JSON that historyFromJSON reads back.
-      const shown = await execa(tools.temporal(), ['workflow', 'show', '--workflow-id', workflowId, '--address', env.target.address, '--namespace', env.target.namespace, '--output', 'json']);
+      const shown = await execa(tools.temporal(), [
+        'workflow',
+        'show',
+        '--workflow-id',
+        workflowId,
+        '--address',
+        env.target.address,
+        '--namespace',
+        env.target.namespace,
+        '--output',
+        'json',
+      ]);
       await writeFile(join(import.meta.dirname, 'fixtures', 'release-v1.0.18.history.json'), shown.stdout);
     }
   });
@@ -158,9 +176,14 @@ describe('release end to end', { timeout: 15 * 60_000 }, () => {
     await assert.rejects(startRelease(env.client, env.target, env.config, 'v1.0.18'), ReleaseAlreadyDoneError);
   });
 
-  it('rejects packages whose versions differ, with the seed\'s words', async () => {
+  it("rejects packages whose versions differ, with the seed's words", async () => {
     await branchFrom1018('versions-differ');
-    await writeFile(join(env.repoDir, 'packages/otai_hf_local/pyproject.toml'), (await import('node:fs')).readFileSync(join(env.repoDir, 'packages/otai_hf_local/pyproject.toml'), 'utf8').replace('version = "1.0.18"', 'version = "1.0.19"'));
+    await writeFile(
+      join(env.repoDir, 'packages/otai_hf_local/pyproject.toml'),
+      (await import('node:fs'))
+        .readFileSync(join(env.repoDir, 'packages/otai_hf_local/pyproject.toml'), 'utf8')
+        .replace('version = "1.0.18"', 'version = "1.0.19"'),
+    );
     await git(env.repoDir, ['commit', '--quiet', '-am', 'bump one plugin only']);
     await git(env.repoDir, ['tag', 'v1.0.19']);
     const started = await startRelease(env.client, env.target, env.config, 'v1.0.19');

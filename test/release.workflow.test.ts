@@ -28,7 +28,11 @@ function fakeActivities(log: string[], overrides: Partial<Activities> = {}): Act
     },
     async buildPackage(i) {
       log.push(`build:${i.package}`);
-      return { package: i.package, version: i.version, files: [{ filename: `${i.package}-${i.version}.tar.gz`, kind: 'sdist', size: 1, sha256: 'a'.repeat(64) }] };
+      return {
+        package: i.package,
+        version: i.version,
+        files: [{ filename: `${i.package}-${i.version}.tar.gz`, kind: 'sdist', size: 1, sha256: 'a'.repeat(64) }],
+      };
     },
     async publishPackage(i) {
       log.push(`publish:${i.package}`);
@@ -40,7 +44,13 @@ function fakeActivities(log: string[], overrides: Partial<Activities> = {}): Act
     },
     async publishImage(i) {
       log.push(`image:${i.variant}`);
-      return { variant: i.variant, tags: [`r:${i.version}-${i.variant}`], digest: `sha256:${'b'.repeat(64)}`, platforms: ['linux/amd64', 'linux/arm64'], latest: { moved: true, reason: 'newest' } };
+      return {
+        variant: i.variant,
+        tags: [`r:${i.version}-${i.variant}`],
+        digest: `sha256:${'b'.repeat(64)}`,
+        platforms: ['linux/amd64', 'linux/arm64'],
+        latest: { moved: true, reason: 'newest' },
+      };
     },
     async publishGitHubRelease(i) {
       log.push(`github-release:${i.tag}:${i.files.length} files:${i.images.length} images`);
@@ -110,7 +120,9 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
     const { github_release: _omitted, ...old } = config;
     const { taskQueue, workflowId } = unique();
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: fakeActivities(log) });
-    const summary = (await worker.runUntil(env.client.workflow.execute('release', { taskQueue, workflowId, args: [{ config: old, tag: 'v1.0.18' }] }))) as ReleaseSummary;
+    const summary = (await worker.runUntil(
+      env.client.workflow.execute('release', { taskQueue, workflowId, args: [{ config: old, tag: 'v1.0.18' }] }),
+    )) as ReleaseSummary;
     assert.ok(!log.some((l) => l.startsWith('github-release')));
     assert.equal(summary.githubRelease, undefined);
   });
@@ -124,14 +136,21 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
           async buildPackage(i) {
             log.push(`build:${i.package}`);
             if (i.package === 'otai-hf-local') {
-              throw ApplicationFailure.nonRetryable("ERROR: Tag version (1.0.18) doesn't match package version (1.0.17)\n  package otai-hf-local", 'VersionMismatch');
+              throw ApplicationFailure.nonRetryable(
+                "ERROR: Tag version (1.0.18) doesn't match package version (1.0.17)\n  package otai-hf-local",
+                'VersionMismatch',
+              );
             }
             return { package: i.package, version: i.version, files: [] };
           },
         }),
         { tag: 'v1.0.18' },
       ),
-      (err: unknown) => err instanceof WorkflowFailedError && /Tag version \(1\.0\.18\) doesn't match package version \(1\.0\.17\)/.test(String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message)),
+      (err: unknown) =>
+        err instanceof WorkflowFailedError &&
+        /Tag version \(1\.0\.18\) doesn't match package version \(1\.0\.17\)/.test(
+          String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message),
+        ),
     );
     assert.ok(!log.some((l) => l.startsWith('publish:')));
     assert.ok(Date.now() - started < 60_000);
@@ -151,7 +170,10 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
       const handle = await env.client.workflow.start('release', { taskQueue, workflowId, args: [{ config, tag: 'v1.0.18', dryRun: true }] });
       await handle.result();
       const status = await handle.query(statusQuery);
-      assert.match(status.steps.find((s) => s.step === 'build:open-ticket-ai')?.note ?? '', /reused the files an earlier run of this commit built at 2026-11-26T10:00:00\.000Z/);
+      assert.match(
+        status.steps.find((s) => s.step === 'build:open-ticket-ai')?.note ?? '',
+        /reused the files an earlier run of this commit built at 2026-11-26T10:00:00\.000Z/,
+      );
     });
   });
 
@@ -217,7 +239,7 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
 
   /** An update refused by its validator: the reason is the cause of WorkflowUpdateFailedError. */
   async function updateRejected(p: Promise<unknown>, reason: RegExp): Promise<void> {
-    await assert.rejects(p, (err: unknown) => err instanceof WorkflowUpdateFailedError && reason.test(String((err.cause as Error | undefined)?.message)));
+    await assert.rejects(p, (err: unknown) => err instanceof WorkflowUpdateFailedError && reason.test(String(err.cause?.message)));
   }
 
   async function waitingSteps(handle: WorkflowHandle, expected: number): Promise<ReleaseStatus> {
@@ -256,7 +278,10 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
       assert.ok(!log.some((l) => l.startsWith('publish:')), 'nothing uploaded while a build waits');
       await updateRejected(handle.executeUpdate(abortUpdate, { args: [' '] }), /abort needs a reason/);
       assert.match(await handle.executeUpdate(abortUpdate, { args: ['broken build, will tag 1.0.19'] }), /aborting/);
-      await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && /aborted by an operator: broken build, will tag 1\.0\.19/.test(String(err.cause?.message)));
+      await assert.rejects(
+        handle.result(),
+        (err: unknown) => err instanceof WorkflowFailedError && /aborted by an operator: broken build, will tag 1\.0\.19/.test(String(err.cause?.message)),
+      );
       const final = await handle.query(statusQuery);
       assert.equal(final.state, 'failed');
       assert.ok(!log.some((l) => l.startsWith('publish:')));
@@ -271,7 +296,8 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
       const status = await eventually(
         'every other image step to succeed while image:core waits',
         () => handle.query(statusQuery),
-        (s) => ['hf_local', 'otobo_znuny', 'all'].every((v) => log.includes(`image:${v}`) && s.steps.find((x) => x.step === `image:${v}`)?.state === 'succeeded'),
+        (s) =>
+          ['hf_local', 'otobo_znuny', 'all'].every((v) => log.includes(`image:${v}`) && s.steps.find((x) => x.step === `image:${v}`)?.state === 'succeeded'),
         { timeoutMs: 30_000, intervalMs: 50, show: showSteps },
       );
       for (const v of ['hf_local', 'otobo_znuny', 'all']) assert.equal(status.steps.find((s) => s.step === `image:${v}`)?.state, 'succeeded');
@@ -347,7 +373,10 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
         await env.sleep('31m');
         const status = await handle.query(statusQuery);
         const publish = status.steps.filter((s) => s.step.startsWith('publish:'));
-        assert.ok(publish.every((s) => s.state === 'waiting-for-operator' && /waited 30m for a fresh OIDC token/.test(s.note ?? '')), JSON.stringify(publish));
+        assert.ok(
+          publish.every((s) => s.state === 'waiting-for-operator' && /waited 30m for a fresh OIDC token/.test(s.note ?? '')),
+          JSON.stringify(publish),
+        );
         await handle.executeUpdate(abortUpdate, { args: ['no token today'] });
         await assert.rejects(handle.result(), WorkflowFailedError);
       },

@@ -48,7 +48,14 @@ async function pushIndex(config: TagshipConfig, client: RegistryClient, version:
   const layerDigest = await uploadBlob(registry, repository, layer);
   const entries = [];
   for (const architecture of ['amd64', 'arm64']) {
-    const imageConfig = Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Labels: { 'org.opencontainers.image.version': version } }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }));
+    const imageConfig = Buffer.from(
+      JSON.stringify({
+        architecture,
+        os: 'linux',
+        config: { Labels: { 'org.opencontainers.image.version': version } },
+        rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
+      }),
+    );
     const image = manifestOf({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -95,7 +102,9 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     // The time-skipping server has no visibility queries; which releases run is given here.
     const activities = { ...createActivities(settings), runningReleaseVersions: async () => running };
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return worker.runUntil(env.client.workflow.execute('republishLatest', { taskQueue, workflowId: `republish-${id}`, args: [{ config }] }) as Promise<RepublishLatestSummary>);
+    return worker.runUntil(
+      env.client.workflow.execute('republishLatest', { taskQueue, workflowId: `republish-${id}`, args: [{ config }] }) as Promise<RepublishLatestSummary>,
+    );
   }
 
   before(async () => {
@@ -111,7 +120,7 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
   });
 
   // Every test releases into an image repository of its own, so each one runs alone just as after the others.
-  describe('the seed\'s tags', () => {
+  describe("the seed's tags", () => {
     /** 1.0.17, 1.0.18 and 1.1.0rc1 of core and 1.0.18 of all released, then core-latest moved back to 1.0.17 by hand. */
     async function laggingLatest(name: string): Promise<{ config: TagshipConfig; client: RegistryClient; newest: string }> {
       const config = configFor(name);
@@ -132,7 +141,10 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
       const byVariant = Object.fromEntries(summary.variants.map((v) => [v.variant, v]));
       assert.equal(byVariant.core?.outcome, 'moved');
       assert.equal(byVariant.core?.version, '1.0.18', 'the pre-release is never the target');
-      assert.deepEqual(byVariant.core?.tags?.map((t) => [t.tag, t.outcome, t.version]), [['core-latest', 'moved', '1.0.18']]);
+      assert.deepEqual(
+        byVariant.core?.tags?.map((t) => [t.tag, t.outcome, t.version]),
+        [['core-latest', 'moved', '1.0.18']],
+      );
       assert.equal((await client.getManifest('core-latest'))?.digest, newest);
       assert.equal(byVariant.all?.outcome, 'unchanged');
       assert.equal(byVariant.hf_local?.outcome, 'none');
@@ -198,9 +210,10 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
       return { config, client, digests, versionOf, moveBack };
     }
 
-    it('puts every family\'s tag back on its newest stable version, never moving one backwards', async () => {
+    it("puts every family's tag back on its newest stable version, never moving one backwards", async () => {
       const { config, client, digests, versionOf, moveBack } = await families('families-back');
-      for (const [tag, source] of Object.entries(expected)) assert.equal((await client.getManifest(tag))?.digest, digests.get(source), `${tag} after the releases`);
+      for (const [tag, source] of Object.entries(expected))
+        assert.equal((await client.getManifest(tag))?.digest, digests.get(source), `${tag} after the releases`);
       await moveBack();
       const before = new Map<string, string | undefined>();
       for (const tag of Object.keys(expected)) before.set(tag, versionOf((await client.getManifest(tag))?.digest));
@@ -211,13 +224,21 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
         const now = versionOf((await client.getManifest(tag))?.digest);
         assert.equal(now, source, `${tag} is back on ${source}`);
         const was = parseVersion(before.get(tag)!.replace(/-(core|all)$/, ''))!;
-        if (was.pre === undefined) assert.ok(compareVersions(parseVersion(source.replace(/-(core|all)$/, ''))!, was) >= 0, `${tag} moved back from ${before.get(tag)}`);
+        if (was.pre === undefined)
+          assert.ok(compareVersions(parseVersion(source.replace(/-(core|all)$/, ''))!, was) >= 0, `${tag} moved back from ${before.get(tag)}`);
       }
       for (const tag of ['2.0-core', '2-core', '1.1.1-core', '0.9-all']) assert.equal(await client.getManifest(tag), undefined, `${tag} has no stable release`);
 
       const byVariant = Object.fromEntries(summary.variants.map((v) => [v.variant, v]));
       const outcomes = (variant: string) => Object.fromEntries((byVariant[variant]?.tags ?? []).map((t) => [t.tag, t.outcome]));
-      assert.deepEqual(outcomes('core'), { '0.9-core': 'unchanged', '1.0-core': 'moved', '1.1-core': 'moved', '0-core': 'unchanged', '1-core': 'moved', 'core-latest': 'moved' });
+      assert.deepEqual(outcomes('core'), {
+        '0.9-core': 'unchanged',
+        '1.0-core': 'moved',
+        '1.1-core': 'moved',
+        '0-core': 'unchanged',
+        '1-core': 'moved',
+        'core-latest': 'moved',
+      });
       assert.deepEqual(outcomes('all'), { '1.0-all': 'unchanged', '1.1-all': 'unchanged', '1-all': 'moved', 'all-latest': 'moved' });
       assert.equal(byVariant.core?.version, '1.1.0');
       assert.equal(byVariant.core?.digest, digests.get('1.1.0-core'));
@@ -228,9 +249,15 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     it('changes nothing on the next run', async () => {
       const { config, moveBack } = await families('families-next');
       await moveBack();
-      assert.ok((await republish(config, [])).variants.some((v) => v.outcome === 'moved'), 'the first run puts the tags back');
+      assert.ok(
+        (await republish(config, [])).variants.some((v) => v.outcome === 'moved'),
+        'the first run puts the tags back',
+      );
       const summary = await republish(config, []);
-      assert.deepEqual(summary.variants.map((v) => v.outcome), ['unchanged', 'unchanged', 'none']);
+      assert.deepEqual(
+        summary.variants.map((v) => v.outcome),
+        ['unchanged', 'unchanged', 'none'],
+      );
       assert.match(summary.variants[0]!.reason, /^0\.9-core, 1\.0-core, 1\.1-core, 0-core, 1-core, core-latest already right$/);
     });
   });

@@ -33,9 +33,16 @@ describe('tagship schedule', { timeout: 5 * 60_000 }, () => {
       writeFile(
         configFile,
         [
-          '[repository]', 'owner = "Softoft-Orga"', `name = "${name}"`,
-          '[images]', `repository = "${env.config.images.repository}"`, 'builder = "buildah"', 'insecure = true',
-          '[schedule]', `republish_latest = "${c}"`, '',
+          '[repository]',
+          'owner = "Softoft-Orga"',
+          `name = "${name}"`,
+          '[images]',
+          `repository = "${env.config.images.repository}"`,
+          'builder = "buildah"',
+          'insecure = true',
+          '[schedule]',
+          `republish_latest = "${c}"`,
+          '',
         ].join('\n'),
       );
     await writeConfig(cron);

@@ -60,7 +60,14 @@ async function startEnvironmentIssuer() {
     sign(repository: string, tag: string, environment?: string): Promise<string> {
       const ref = `refs/tags/${tag}`;
       const workflowRef = `${repository}/.github/workflows/release.yml@${ref}`;
-      return new SignJWT({ repository, ref, ref_type: 'tag', workflow_ref: workflowRef, job_workflow_ref: workflowRef, ...(environment !== undefined ? { environment } : {}) })
+      return new SignJWT({
+        repository,
+        ref,
+        ref_type: 'tag',
+        workflow_ref: workflowRef,
+        job_workflow_ref: workflowRef,
+        ...(environment !== undefined ? { environment } : {}),
+      })
         .setProtectedHeader({ alg: 'RS256', kid })
         .setIssuer(issuer)
         .setAudience('tagship')
@@ -90,7 +97,12 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
   const deliver = (event: string, body: string, signature: string | null = sign(body), contentType = 'application/json') =>
     fetch(`${base}/webhooks/github`, {
       method: 'POST',
-      headers: { 'content-type': contentType, 'x-github-event': event, 'x-github-delivery': randomBytes(8).toString('hex'), ...(signature ? { 'x-hub-signature-256': signature } : {}) },
+      headers: {
+        'content-type': contentType,
+        'x-github-event': event,
+        'x-github-delivery': randomBytes(8).toString('hex'),
+        ...(signature ? { 'x-hub-signature-256': signature } : {}),
+      },
       body,
     });
 
@@ -163,7 +175,11 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
 
   describe('CI start-release API', () => {
     const post = (auth: string | undefined, body: unknown) =>
-      fetch(`${base}/api/releases`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify(body) });
+      fetch(`${base}/api/releases`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+        body: JSON.stringify(body),
+      });
     const ciToken = (overrides: Partial<{ repository: string; ref: string; workflowFile: string; audience: string; expiresInSeconds: number }> = {}) =>
       issuer.sign({ repository: REPO, ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml', audience: 'tagship', ...overrides });
 
@@ -224,20 +240,32 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       refApps.push(refApp);
       const refBase = await refApp.listen({ host: '127.0.0.1', port: 0 });
       const post = (auth: string | undefined, body: unknown) =>
-        fetch(`${refBase}/api/releases`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify(body) });
+        fetch(`${refBase}/api/releases`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+          body: JSON.stringify(body),
+        });
       return { gitIn, post };
     }
 
     before(async () => {
       root = await mkdtemp(join(tmpdir(), 'tagship-server-ref-'));
       workerConnection = await NativeConnection.connect({ address: temporal.address });
-      worker = await createWorker(workerConnection, { namespace: temporal.namespace, taskQueue: 'server-ref-test', settings: { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts'), codec } });
+      worker = await createWorker(workerConnection, {
+        namespace: temporal.namespace,
+        taskQueue: 'server-ref-test',
+        settings: { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts'), codec },
+      });
       running = worker.run();
       refClient = await connectClient(refTarget());
     });
     after(async () => {
       for (const app of refApps) await app.close();
-      for (const id of startedIds) await refClient?.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+      for (const id of startedIds)
+        await refClient?.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch(() => undefined);
       worker?.shutdown();
       await running?.catch(() => undefined);
       await workerConnection?.close();
@@ -252,7 +280,10 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       assert.equal(res.status, 202, await res.clone().text());
       const body = (await res.json()) as { workflowId: string; tag: string; commit: string; tagCreated: boolean };
       startedIds.push(body.workflowId);
-      assert.deepEqual({ ...body, url: undefined, runId: undefined }, { workflowId: 'release/acme/ref-repo/v3.1.0', tag: 'v3.1.0', commit: head, tagCreated: true, url: undefined, runId: undefined });
+      assert.deepEqual(
+        { ...body, url: undefined, runId: undefined },
+        { workflowId: 'release/acme/ref-repo/v3.1.0', tag: 'v3.1.0', commit: head, tagCreated: true, url: undefined, runId: undefined },
+      );
       assert.equal(await gitIn(['rev-parse', 'v3.1.0^{commit}']), head);
       const again = await post(`Bearer ${API_TOKEN}`, { ref: head });
       assert.equal(again.status, 202);
@@ -279,7 +310,12 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
 
     it("lets an OIDC token release only its job's own branch", async () => {
       const { post } = await refServer('ref-oidc');
-      const token = await issuer.sign({ repository: 'acme/ref-oidc', ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml', audience: 'tagship' });
+      const token = await issuer.sign({
+        repository: 'acme/ref-oidc',
+        ref: 'refs/tags/v2.0.0',
+        workflowFile: '.github/workflows/release.yml',
+        audience: 'tagship',
+      });
       const res = await post(`Bearer ${token}`, { ref: 'main' });
       assert.equal(res.status, 403);
       assert.match(((await res.json()) as { error: string }).error, /token was issued for refs\/tags\/v2\.0\.0, not refs\/heads\/main/);
@@ -292,7 +328,11 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     let envApp: FastifyInstance;
     let envBase: string;
     const post = async (token: string, tag: string) => {
-      const res = await fetch(`${envBase}/api/releases`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ tag, dryRun: true }) });
+      const res = await fetch(`${envBase}/api/releases`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ tag, dryRun: true }),
+      });
       return { status: res.status, body: (await res.json()) as { error?: string; workflowId?: string } };
     };
 
@@ -327,7 +367,10 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     });
 
     it('accepts a token from the configured environment (named in any case, as GitHub does)', async () => {
-      for (const [environment, tag] of [['pypi', 'v3.0.0'], ['PyPI', 'v3.0.1']] as const) {
+      for (const [environment, tag] of [
+        ['pypi', 'v3.0.0'],
+        ['PyPI', 'v3.0.1'],
+      ] as const) {
         const res = await post(await envIssuer.sign(REPO, tag, environment), tag);
         assert.equal(res.status, 202, res.body.error);
         assert.equal(res.body.workflowId, `release/Softoft-Orga/open-ticket-ai/${tag}/dry-run`);
@@ -335,7 +378,10 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     });
 
     it('checks no environment when [ci] environment is not set', async () => {
-      for (const [environment, tag] of [[undefined, 'v3.1.0'], ['staging', 'v3.1.1']] as const) {
+      for (const [environment, tag] of [
+        [undefined, 'v3.1.0'],
+        ['staging', 'v3.1.1'],
+      ] as const) {
         const res = await post(await envIssuer.sign(PLAIN_REPO, tag, environment), tag);
         assert.equal(res.status, 202, res.body.error);
         assert.equal(res.body.workflowId, `release/${PLAIN_REPO}/${tag}/dry-run`);
@@ -362,8 +408,17 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       const { workflowId } = (await started.json()) as { workflowId: string };
       const history = await rawClient.workflow.getHandle(workflowId).fetchHistory();
       const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
-      const payloads = [{ metadata: Object.fromEntries(Object.entries(input.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(input.data!).toString('base64') }];
-      const denied = await fetch(`${base}/codec/decode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ payloads }) });
+      const payloads = [
+        {
+          metadata: Object.fromEntries(Object.entries(input.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          data: Buffer.from(input.data!).toString('base64'),
+        },
+      ];
+      const denied = await fetch(`${base}/codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payloads }),
+      });
       assert.equal(denied.status, 401);
       const res = await fetch(`${base}/codec/default/decode`, {
         method: 'POST',
@@ -374,7 +429,10 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       assert.equal(res.headers.get('access-control-allow-origin'), 'http://127.0.0.1:8233');
       const decoded = (await res.json()) as { payloads: { data: string }[] };
       assert.equal(JSON.parse(Buffer.from(decoded.payloads[0]!.data, 'base64').toString()).tag, 'v2.2.0');
-      const preflight = await fetch(`${base}/codec/decode`, { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:8233', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-namespace,content-type' } });
+      const preflight = await fetch(`${base}/codec/decode`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://127.0.0.1:8233', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-namespace,content-type' },
+      });
       assert.ok(preflight.status < 300);
       assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /x-namespace/);
     });

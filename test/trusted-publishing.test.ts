@@ -41,7 +41,10 @@ describe('trusted publishing (OIDC)', () => {
       indexUsername: index.username,
       indexPassword: index.password,
     });
-    config = parseConfig(`[index]\nauth = "trusted-publishing"\nupload_url = "${mint.url}"\nsimple_url = "${index.simpleUrl}"\noidc_url = "${mint.url}"\n`, 'test');
+    config = parseConfig(
+      `[index]\nauth = "trusted-publishing"\nupload_url = "${mint.url}"\nsimple_url = "${index.simpleUrl}"\noidc_url = "${mint.url}"\n`,
+      'test',
+    );
     // No index credentials on this worker: trusted publishing is the only way to upload.
     settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts') };
   });
@@ -56,12 +59,15 @@ describe('trusted publishing (OIDC)', () => {
     const files = await storeAll(settings, await buildTinyPackage(root, 'otai-demo-a', '1.0.18', 'a'));
     const oidcToken = await issuer.sign({ ...claims, audience: 'pypi' });
     const result = await publishPackage(settings, { config, package: 'otai-demo-a', version: '1.0.18', files, oidcToken });
-    assert.deepEqual(result.uploaded, files.map((f) => f.filename));
+    assert.deepEqual(
+      result.uploaded,
+      files.map((f) => f.filename),
+    );
     assert.deepEqual((await listProjectFiles(index.simpleUrl, 'otai-demo-a')).map((f) => f.sha256).sort(), files.map((f) => f.sha256).sort());
     assert.deepEqual(mint.mints.at(-1), { ok: true, codes: [] });
   });
 
-  it('shows PyPI\'s error code and the token\'s public claims when no publisher matches, never the token', async () => {
+  it("shows PyPI's error code and the token's public claims when no publisher matches, never the token", async () => {
     const files = await storeAll(settings, await buildTinyPackage(root, 'otai-demo-b', '1.0.18', 'b'));
     const foreign = await issuer.sign({ ...claims, repository: 'someone/else', audience: 'pypi' });
     await assert.rejects(publishPackage(settings, { config, package: 'otai-demo-b', version: '1.0.18', files, oidcToken: foreign }), (err: unknown) => {

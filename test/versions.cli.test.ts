@@ -41,7 +41,10 @@ async function uvWorkspace(): Promise<string> {
     join(dir, 'tagship.toml'),
     '[[packages]]\nname = "ws-core"\npath = "packages/core"\n\n[[packages]]\nname = "ws-plugin"\npath = "packages/plugin"\n\n[[variants]]\nname = "all"\npackages = ["ws-core", "ws-plugin"]\n',
   );
-  for (const [name, deps] of [['core', []], ['plugin', ['ws-core']]] as const) {
+  for (const [name, deps] of [
+    ['core', []],
+    ['plugin', ['ws-core']],
+  ] as const) {
     await mkdir(join(dir, 'packages', name, 'src', `ws_${name}`), { recursive: true });
     await writeFile(join(dir, 'packages', name, 'src', `ws_${name}`, '__init__.py'), '');
     await writeFile(join(dir, 'packages', name, 'pyproject.toml'), member(`ws-${name}`, [...deps]));
@@ -141,7 +144,7 @@ describe('tagship versions', () => {
 
   it('--config names the configuration explicitly and must exist', async () => {
     const dir = await copy();
-    const cfg = join(dir, "..", `only-core-${dir.split("-").at(-1)}.toml`);
+    const cfg = join(dir, '..', `only-core-${dir.split('-').at(-1)}.toml`);
     await writeFile(cfg, '[[packages]]\nname = "open-ticket-ai"\npath = "."\n\n[[variants]]\nname = "core"\npackages = ["open-ticket-ai"]\n');
     const res = await cli(['versions', 'check', '--repo', dir, '--config', cfg]);
     assert.equal(res.exitCode, 0, res.stderr);
@@ -159,7 +162,9 @@ describe('tagship versions', () => {
     assert.equal(res.stderr, '');
     assert.equal(
       res.stdout,
-      ['packages/core/pyproject.toml: 1.0.0 -> 1.2.0', 'packages/plugin/pyproject.toml: 1.0.0 -> 1.2.0', `uv.lock: re-locked (${join(dir, 'uv.lock')})`].join('\n'),
+      ['packages/core/pyproject.toml: 1.0.0 -> 1.2.0', 'packages/plugin/pyproject.toml: 1.0.0 -> 1.2.0', `uv.lock: re-locked (${join(dir, 'uv.lock')})`].join(
+        '\n',
+      ),
     );
     const check = await uvIn(dir, ['lock', '--check'], false);
     assert.equal(check.exitCode, 0, check.all);
@@ -172,7 +177,10 @@ describe('tagship versions', () => {
     const lockBefore = await readFile(join(dir, 'uv.lock'), 'utf8');
     const res = await cli(['versions', 'set', '1.2.0', '--repo', dir, '--no-lock']);
     assert.equal(res.exitCode, 0, res.stderr);
-    assert.equal(res.stdout.split('\n').at(-1), `uv.lock: not re-locked (--no-lock), may be stale (${join(dir, 'uv.lock')}); refresh it with: uv lock --directory ${dir}`);
+    assert.equal(
+      res.stdout.split('\n').at(-1),
+      `uv.lock: not re-locked (--no-lock), may be stale (${join(dir, 'uv.lock')}); refresh it with: uv lock --directory ${dir}`,
+    );
     assert.equal(await readFile(join(dir, 'uv.lock'), 'utf8'), lockBefore);
     const check = await uvIn(dir, ['lock', '--check'], false);
     assert.notEqual(check.exitCode, 0, 'the lock is stale without the refresh');
@@ -181,11 +189,15 @@ describe('tagship versions', () => {
     assert.equal((await uvIn(dir, ['lock', '--check'], false)).exitCode, 0);
   });
 
-  it('set exits 1 naming the stale lock, uv\'s error and the command to refresh it when uv lock fails', async () => {
+  it("set exits 1 naming the stale lock, uv's error and the command to refresh it when uv lock fails", async () => {
     const dir = await uvWorkspace();
     // A workspace source for a package that is no member: uv refuses it without asking any index.
     const plugin = join(dir, 'packages/plugin/pyproject.toml');
-    await writeFile(plugin, (await readFile(plugin, 'utf8')).replace('dependencies = ["ws-core"]', 'dependencies = ["ws-core", "ws-missing"]') + 'ws-missing = { workspace = true }\n');
+    await writeFile(
+      plugin,
+      (await readFile(plugin, 'utf8')).replace('dependencies = ["ws-core"]', 'dependencies = ["ws-core", "ws-missing"]') +
+        'ws-missing = { workspace = true }\n',
+    );
     const res = await cli(['versions', 'set', '1.2.0', '--repo', dir]);
     assert.equal(res.exitCode, 1);
     assert.match(res.stdout, /^packages\/core\/pyproject\.toml: 1\.0\.0 -> 1\.2\.0\npackages\/plugin\/pyproject\.toml: 1\.0\.0 -> 1\.2\.0$/);
@@ -210,7 +222,10 @@ describe('tagship versions', () => {
   it('check lists a package whose version comes from the git tag, and set leaves it alone', async () => {
     const dir = await copy();
     const file = join(dir, FILES[1]!);
-    const scm = (await readFile(file, 'utf8')).replace('version = "1.0.17"', 'dynamic = ["version"]').replace('requires = ["hatchling>=1.26"]', 'requires = ["hatchling>=1.26", "hatch-vcs"]') + '\n[tool.hatch.version]\nsource = "vcs"\n';
+    const scm =
+      (await readFile(file, 'utf8'))
+        .replace('version = "1.0.17"', 'dynamic = ["version"]')
+        .replace('requires = ["hatchling>=1.26"]', 'requires = ["hatchling>=1.26", "hatch-vcs"]') + '\n[tool.hatch.version]\nsource = "vcs"\n';
     await writeFile(file, scm);
     const check = await cli(['versions', 'check', '--repo', dir, '--tag', 'v1.0.17']);
     assert.equal(check.exitCode, 0, check.stderr);
@@ -223,7 +238,12 @@ describe('tagship versions', () => {
   });
 
   it('release start wants exactly one of a tag and --ref, and --ref without --dry-run (exit 2)', async () => {
-    for (const args of [['release', 'start'], ['release', 'start', 'v1.0.0', '--ref', 'main'], ['release', 'start', '--ref', 'main', '--dry-run'], ['release', 'start', 'v1.0.0', '--version', '1.0.0']]) {
+    for (const args of [
+      ['release', 'start'],
+      ['release', 'start', 'v1.0.0', '--ref', 'main'],
+      ['release', 'start', '--ref', 'main', '--dry-run'],
+      ['release', 'start', 'v1.0.0', '--version', '1.0.0'],
+    ]) {
       const res = await cli(args);
       assert.equal(res.exitCode, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, /^error: /);

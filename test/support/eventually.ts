@@ -29,12 +29,7 @@ const NOTHING = Symbol('nothing yet');
  * probe is still pending at the deadline, throws an AssertionError naming `what` and the last value
  * or error seen.
  */
-export async function eventually<T>(
-  what: string,
-  probe: () => T | Promise<T>,
-  until: (value: T) => boolean,
-  opts: EventuallyOptions<T> = {},
-): Promise<T> {
+export async function eventually<T>(what: string, probe: () => T | Promise<T>, until: (value: T) => boolean, opts: EventuallyOptions<T> = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const intervalMs = opts.intervalMs ?? 250;
   const show = opts.show ?? ((v: T) => inspect(v, { depth: 6, breakLength: 160 }));

@@ -10,14 +10,12 @@ export const PYPROJECT_FILES = ['pyproject.toml', 'packages/otai_hf_local/pyproj
 export function exampleCopier(root: () => string) {
   let n = 0;
   return {
-    async copy(): Promise<string> {
+    copy: async (): Promise<string> => {
       const dir = join(root(), `repo-${n++}`);
       await cp(EXAMPLE, dir, { recursive: true });
       return dir;
     },
     /** The bytes of every pyproject.toml, to prove what changed and what did not. */
-    async snapshot(dir: string): Promise<Buffer[]> {
-      return Promise.all(PYPROJECT_FILES.map((f) => readFile(join(dir, f))));
-    },
+    snapshot: async (dir: string): Promise<Buffer[]> => Promise.all(PYPROJECT_FILES.map((f) => readFile(join(dir, f)))),
   };
 }

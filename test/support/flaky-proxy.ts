@@ -1,6 +1,6 @@
 // An HTTP proxy in front of a real local server that answers chosen requests with an error
 // status first: how a flaky or throttling index looks to tagship.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FlakyProxy {
@@ -16,7 +16,10 @@ export async function startFlakyProxy(upstream: string): Promise<FlakyProxy> {
   let queue: number[] = [];
   let match: (req: IncomingMessage) => boolean = () => false;
   const seen: string[] = [];
-  const server: Server = createServer(async (req, res) => {
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => res.destroy(err as Error));
+  });
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (queue.length > 0 && match(req)) {
@@ -36,7 +39,7 @@ export async function startFlakyProxy(upstream: string): Promise<FlakyProxy> {
       if (!['content-encoding', 'transfer-encoding', 'content-length', 'connection'].includes(k)) out[k] = v;
     });
     res.writeHead(up.status, out).end(Buffer.from(await up.arrayBuffer()));
-  });
+  }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {

@@ -71,7 +71,8 @@ class HttpError extends Error {
 }
 
 const notFound = (doc = DOCS) => new HttpError(404, { message: 'Not Found', documentation_url: doc, status: '404' });
-const validationFailed = (doc: string, errors: Record<string, unknown>[]) => new HttpError(422, { message: 'Validation Failed', errors, documentation_url: doc, status: '422' });
+const validationFailed = (doc: string, errors: Record<string, unknown>[]) =>
+  new HttpError(422, { message: 'Validation Failed', errors, documentation_url: doc, status: '422' });
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -227,7 +228,11 @@ export async function startGitHubApi(opts: GitHubApiOptions): Promise<GitHubApi>
         const doc = `${DOCS}/releases/releases#update-a-release`;
         const body = jsonBody(await readBody(req));
         const make_latest = makeLatestOf(body, doc);
-        if (typeof body.tag_name === 'string' && body.tag_name !== release.tag_name && releases.some((x) => x.repository === repository && x.tag_name === body.tag_name)) {
+        if (
+          typeof body.tag_name === 'string' &&
+          body.tag_name !== release.tag_name &&
+          releases.some((x) => x.repository === repository && x.tag_name === body.tag_name)
+        ) {
           throw validationFailed(doc, [{ resource: 'Release', code: 'already_exists', field: 'tag_name' }]);
         }
         if (typeof body.tag_name === 'string') release.tag_name = body.tag_name;
@@ -256,7 +261,8 @@ export async function startGitHubApi(opts: GitHubApiOptions): Promise<GitHubApi>
         const contentType = req.headers['content-type'];
         if (!contentType) throw new HttpError(400, { message: 'Bad Content-Type header value', documentation_url: doc, status: '400' });
         const bytes = await readBody(req);
-        if (bytes.length === 0) throw validationFailed(doc, [{ resource: 'ReleaseAsset', code: 'custom', field: 'size', message: 'size must be greater than 0' }]);
+        if (bytes.length === 0)
+          throw validationFailed(doc, [{ resource: 'ReleaseAsset', code: 'custom', field: 'size', message: 'size must be greater than 0' }]);
         if (release.assets.some((a) => a.name === name)) {
           throw validationFailed(doc, [{ resource: 'ReleaseAsset', code: 'already_exists', field: 'name' }]);
         }

@@ -32,7 +32,13 @@ export async function startReleaseEnv(initialVersion: string, opts: { ui?: boole
     const repo = await createExampleRepo(join(root, 'repo'), initialVersion);
     const config = configForStack(await loadConfig(join(EXAMPLE_DIR, 'tagship.toml')), stack, repo.dir);
     const taskQueue = `test-${Math.random().toString(36).slice(2)}`;
-    const target: TemporalTarget = { address: stack.temporal.address, namespace: stack.temporal.namespace, taskQueue, uiUrl: stack.temporal.uiUrl, codec: stack.codec };
+    const target: TemporalTarget = {
+      address: stack.temporal.address,
+      namespace: stack.temporal.namespace,
+      taskQueue,
+      uiUrl: stack.temporal.uiUrl,
+      codec: stack.codec,
+    };
     connection = await NativeConnection.connect({ address: stack.temporal.address });
     worker = await createWorker(connection, { namespace: target.namespace, taskQueue, settings: workerSettingsForStack(stack) });
     running = worker.run();

@@ -39,4 +39,3 @@ export async function storeAll(settings: WorkerSettings, dist: string): Promise<
   }
   return files;
 }
-

@@ -29,7 +29,13 @@ export async function buildWheel(
   const filename = (await readdir(out)).find((f) => f.endsWith('.whl'));
   if (!filename) throw new Error(`uv build wrote no wheel into ${out}`);
   const path = join(out, filename);
-  return { filename, path, sha256: createHash('sha256').update(await readFile(path)).digest('hex') };
+  return {
+    filename,
+    path,
+    sha256: createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex'),
+  };
 }
 
 /** Installs wheels, without dependencies, into `<context>/<site>` as pip would into site-packages. */
@@ -61,7 +67,22 @@ export async function pushImage(push: ImagePush): Promise<void> {
   const manifest = `wheel-image-${createHash('sha256').update(push.ref).digest('hex').slice(0, 12)}`;
   try {
     for (const platform of push.platforms) {
-      await buildah(push.buildahRoot, ['build', '--quiet', '--layers', '--no-cache', '--format', 'docker', '--platform', platform, '--manifest', manifest, '--file', containerfile, '--', push.context]);
+      await buildah(push.buildahRoot, [
+        'build',
+        '--quiet',
+        '--layers',
+        '--no-cache',
+        '--format',
+        'docker',
+        '--platform',
+        platform,
+        '--manifest',
+        manifest,
+        '--file',
+        containerfile,
+        '--',
+        push.context,
+      ]);
     }
     await buildah(push.buildahRoot, ['manifest', 'push', '--all', '--quiet', '--tls-verify=false', manifest, `docker://${push.ref}`]);
   } finally {

@@ -49,7 +49,10 @@ describe('AES-256-GCM payload codec', () => {
   });
 
   it('rejects bad key specs without echoing key material', () => {
-    assert.throws(() => parseKeyRing('k1:c2hvcnQ='), (e: unknown) => e instanceof CodecKeyError && /key "k1" is 5 bytes/.test(e.message) && !e.message.includes('c2hvcnQ'));
+    assert.throws(
+      () => parseKeyRing('k1:c2hvcnQ='),
+      (e: unknown) => e instanceof CodecKeyError && /key "k1" is 5 bytes/.test(e.message) && !e.message.includes('c2hvcnQ'),
+    );
     assert.throws(() => parseKeyRing('nocolon'), /<key-id>:<base64 key>/);
     assert.throws(() => parseKeyRing(`${generateKeySpec('a')},${generateKeySpec('a')}`), /"a" appears twice/);
     assert.throws(() => parseKeyRing(' , '), /is empty/);

@@ -11,8 +11,14 @@ import { upgradeConfig } from '../../src/config/upgrade';
 describe('tagship.toml', () => {
   it('defaults reproduce the seed release', () => {
     const cfg = parseConfig('', 'tagship.toml');
-    assert.deepEqual(cfg.packages.map((p) => p.name), ['open-ticket-ai', 'otai-hf-local', 'otai-otobo-znuny']);
-    assert.deepEqual(cfg.variants.map((v) => v.name), ['core', 'hf_local', 'otobo_znuny', 'all']);
+    assert.deepEqual(
+      cfg.packages.map((p) => p.name),
+      ['open-ticket-ai', 'otai-hf-local', 'otai-otobo-znuny'],
+    );
+    assert.deepEqual(
+      cfg.variants.map((v) => v.name),
+      ['core', 'hf_local', 'otobo_znuny', 'all'],
+    );
     assert.deepEqual(cfg.variants.find((v) => v.name === 'all')?.packages, ['open-ticket-ai', 'otai-hf-local', 'otai-otobo-znuny']);
     assert.deepEqual(cfg.images.platforms, ['linux/amd64', 'linux/arm64']);
     assert.equal(cfg.images.builder, 'docker');
@@ -36,7 +42,10 @@ describe('tagship.toml', () => {
 
   it('rejects variants naming packages that are not configured, and duplicates', () => {
     const text = '[[packages]]\nname = "a"\npath = "."\n[[variants]]\nname = "x"\npackages = ["a", "b"]\n[[variants]]\nname = "x"\npackages = ["a"]\n';
-    assert.throws(() => parseConfig(text, 'f.toml'), (e: Error) => /variants\[0\]\.packages\[1\]: unknown package "b"/.test(e.message) && /duplicate variant "x"/.test(e.message));
+    assert.throws(
+      () => parseConfig(text, 'f.toml'),
+      (e: Error) => /variants\[0\]\.packages\[1\]: unknown package "b"/.test(e.message) && /duplicate variant "x"/.test(e.message),
+    );
   });
 
   it('refuses package paths that leave the repository or look like options', () => {
@@ -79,9 +88,15 @@ describe('image tag templates', () => {
     assert.throws(() => parseConfig('[images]\ntags = ["{variant}-latest"]\n', 't.toml'), /images\.tags: needs at least one tag with \{version\}/);
     assert.throws(() => parseConfig('[images]\ntags = ["{version}-{variant}", "{verison}"]\n', 't.toml'), /images\.tags\[1\]: unknown placeholder \{verison\}/);
     assert.throws(() => parseConfig('[images]\ntags = ["{version}", "latest"]\n', 't.toml'), /images\.tags\[0\]: must contain \{variant\}: with 4 variants/);
-    assert.throws(() => parseConfig('[images]\ntags = ["{version}-{variant}", "{major}.{minor}.{patch}-{variant}"]\n', 't.toml'), /images\.tags\[1\]: .*never overwrite a release's own tag/);
+    assert.throws(
+      () => parseConfig('[images]\ntags = ["{version}-{variant}", "{major}.{minor}.{patch}-{variant}"]\n', 't.toml'),
+      /images\.tags\[1\]: .*never overwrite a release's own tag/,
+    );
     assert.throws(() => parseConfig('[images]\ntags = ["-{version}-{variant}"]\n', 't.toml'), /images\.tags\[0\]: must give an image tag/);
-    const single = parseConfig('[[variants]]\nname = "app"\npackages = ["open-ticket-ai"]\n[images]\ntags = ["{version}", "{major}.{minor}", "{major}", "latest"]\n', 't.toml');
+    const single = parseConfig(
+      '[[variants]]\nname = "app"\npackages = ["open-ticket-ai"]\n[images]\ntags = ["{version}", "{major}.{minor}", "{major}", "latest"]\n',
+      't.toml',
+    );
     assert.deepEqual(single.images.tags, ['{version}', '{major}.{minor}', '{major}', 'latest']);
   });
 

@@ -51,9 +51,15 @@ describe('distributions compared by content (hand-made archives)', () => {
       join(dir, 'b', SDIST),
       [
         // PAX times as setuptools writes them, no directory entry, other owners, other order.
-        [{ uid: 1000, gid: 1000, uname: 'builder', gname: 'staff', name: './p-1/tool', mode: 0o700, mtime: new Date(), pax: { mtime: '1795708815.8133137' } }, '#!/bin/sh\n'],
+        [
+          { uid: 1000, gid: 1000, uname: 'builder', gname: 'staff', name: './p-1/tool', mode: 0o700, mtime: new Date(), pax: { mtime: '1795708815.8133137' } },
+          '#!/bin/sh\n',
+        ],
         [{ uid: 1000, gid: 1000, name: 'p-1/link', type: 'symlink', linkname: 'PKG-INFO', mode: 0o755 }],
-        [{ uid: 1000, gid: 1000, name: 'p-1/PKG-INFO', mode: 0o600, mtime: new Date(), pax: { mtime: '1795708818.793357', atime: '1795708818.1' } }, 'Name: p\n'],
+        [
+          { uid: 1000, gid: 1000, name: 'p-1/PKG-INFO', mode: 0o600, mtime: new Date(), pax: { mtime: '1795708818.793357', atime: '1795708818.1' } },
+          'Name: p\n',
+        ],
         [{ uid: 1000, gid: 1000, name: 'p-1/become-dir', mode: 0o664 }, 'x'],
       ],
       9,

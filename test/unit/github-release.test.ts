@@ -12,7 +12,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import { imagesList, publishGitHubRelease, sha256sums, uploadUrl } from '../../activities/github-release';
 import type { GitHubReleaseInput } from '../../src/contract/activities';
-import { isLatestRelease, parseConventional, parseGitLog, previousReleaseTag, renderReleaseNotes, type ReleaseCommit } from '../../activities/lib/release-notes';
+import {
+  isLatestRelease,
+  parseConventional,
+  parseGitLog,
+  previousReleaseTag,
+  renderReleaseNotes,
+  type ReleaseCommit,
+} from '../../activities/lib/release-notes';
 import { parseConfig } from '../../src/config/load';
 import type { TagshipConfig } from '../../src/config/schema';
 import { tools } from '../../activities/lib/tools';
@@ -167,7 +174,10 @@ describe('GitHub Release activity', () => {
     assert.match(asset('SHA256SUMS')!.contentType, /^text\/plain/);
     assert.equal(count(api, 'POST', /^\/repos\/o\/r\/releases$/), 1);
     assert.equal(count(api, 'POST', UPLOAD), 2);
-    assert.ok(api.requests.every((r) => r.userAgent?.startsWith('tagship')), inspect(api.requests.map((r) => r.userAgent)));
+    assert.ok(
+      api.requests.every((r) => r.userAgent?.startsWith('tagship')),
+      inspect(api.requests.map((r) => r.userAgent)),
+    );
   });
 
   it('a second run with the same input updates the release and uploads nothing', async () => {
@@ -353,8 +363,13 @@ describe('release notes', () => {
 
   it('links the compare page only for a repository on GitHub and with a previous tag', () => {
     const one = [c('feat: x')];
-    assert.match(renderReleaseNotes({ ...base, previousTag: 'v1.0.0', commits: one, repository: { owner: 'o', name: 'r', url: 'git@github.com:o/r.git' } }), /compare\/v1\.0\.0\.\.\.v2\.0\.0/);
-    assert.ok(!renderReleaseNotes({ ...base, previousTag: 'v1.0.0', commits: one, repository: { owner: 'o', name: 'r', url: '/srv/git/r' } }).includes('compare'));
+    assert.match(
+      renderReleaseNotes({ ...base, previousTag: 'v1.0.0', commits: one, repository: { owner: 'o', name: 'r', url: 'git@github.com:o/r.git' } }),
+      /compare\/v1\.0\.0\.\.\.v2\.0\.0/,
+    );
+    assert.ok(
+      !renderReleaseNotes({ ...base, previousTag: 'v1.0.0', commits: one, repository: { owner: 'o', name: 'r', url: '/srv/git/r' } }).includes('compare'),
+    );
     assert.ok(!renderReleaseNotes({ ...base, commits: one }).includes('Full changelog'));
   });
 
@@ -368,7 +383,10 @@ describe('release notes', () => {
     const two = renderReleaseNotes({ ...base, commits: [], files: [...files].reverse(), images: [...images].reverse() });
     assert.equal(one, two);
     assert.match(one, /- `a-2\.0\.0-py3-none-any\.whl`\n- `z-2\.0\.0\.tar\.gz`/);
-    assert.match(one, /- `reg\/r:2\.0\.0-core` \(core, `sha256:aa`\)\n- `reg\/r:core-latest` \(core, `sha256:aa`\)\n- `reg\/r:2\.0\.0-hf_local` \(hf_local, `sha256:bb`\)\n/);
+    assert.match(
+      one,
+      /- `reg\/r:2\.0\.0-core` \(core, `sha256:aa`\)\n- `reg\/r:core-latest` \(core, `sha256:aa`\)\n- `reg\/r:2\.0\.0-hf_local` \(hf_local, `sha256:bb`\)\n/,
+    );
     assert.equal(imagesList(images), imagesList([...images].reverse()));
   });
 
@@ -403,11 +421,20 @@ describe('release notes', () => {
   });
 
   it('formats SHA256SUMS so sha256sum -c checks it, and expands the upload URL template', async () => {
-    assert.equal(sha256sums([{ filename: 'b.whl', sha256: '2'.repeat(64) }, { filename: 'a.tar.gz', sha256: '1'.repeat(64) }]), `${'1'.repeat(64)}  a.tar.gz\n${'2'.repeat(64)}  b.whl\n`);
+    assert.equal(
+      sha256sums([
+        { filename: 'b.whl', sha256: '2'.repeat(64) },
+        { filename: 'a.tar.gz', sha256: '1'.repeat(64) },
+      ]),
+      `${'1'.repeat(64)}  a.tar.gz\n${'2'.repeat(64)}  b.whl\n`,
+    );
     const dir = await mkdtemp(join(tmpdir(), 'tagship-sums-'));
     try {
       const files = [];
-      for (const [name, text] of [['pkg-1.0.0.tar.gz', 'sdist'], ['pkg-1.0.0-py3-none-any.whl', 'wheel']] as const) {
+      for (const [name, text] of [
+        ['pkg-1.0.0.tar.gz', 'sdist'],
+        ['pkg-1.0.0-py3-none-any.whl', 'wheel'],
+      ] as const) {
         await writeFile(join(dir, name), text);
         files.push({ filename: name, sha256: createHash('sha256').update(text).digest('hex') });
       }
@@ -417,6 +444,9 @@ describe('release notes', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    assert.equal(uploadUrl('https://uploads.github.com/repos/o/r/releases/7/assets{?name,label}', 'images.txt'), 'https://uploads.github.com/repos/o/r/releases/7/assets?name=images.txt');
+    assert.equal(
+      uploadUrl('https://uploads.github.com/repos/o/r/releases/7/assets{?name,label}', 'images.txt'),
+      'https://uploads.github.com/repos/o/r/releases/7/assets?name=images.txt',
+    );
   });
 });

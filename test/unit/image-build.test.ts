@@ -41,7 +41,7 @@ describe('image plan', () => {
     });
   });
 
-  it('refuses build_args that would override tagship\'s own, naming the key', () => {
+  it("refuses build_args that would override tagship's own, naming the key", () => {
     assert.throws(() => parseConfig('[images.build_args]\nPACKAGES = "x"\n', 'tagship.toml'), /images\.build_args\.PACKAGES: is set by tagship/);
   });
 
@@ -104,7 +104,7 @@ describe('buildah command lines', () => {
     assert.match(conf, /unqualified-search-registries = \["docker\.io"\]/);
   });
 
-  it('gives the builder none of the worker\'s secrets', () => {
+  it("gives the builder none of the worker's secrets", () => {
     process.env.TAGSHIP_REGISTRY_PASSWORD = 'hunter2';
     try {
       const env = builderEnv({ CONTAINERS_REGISTRIES_CONF: '/x' });
@@ -135,7 +135,16 @@ describe('docker buildx command lines', () => {
     assert.deepEqual(dockerSmokeBuildArgs(p, 'linux/arm64', 'tagship-smoke-1:linux-arm64').slice(0, 4), ['buildx', 'build', '--platform', 'linux/arm64']);
     assert.ok(dockerSmokeBuildArgs(p, 'linux/arm64', 't').includes('--load'));
     assert.deepEqual(dockerSmokeRunArgs(p, 'linux/arm64', 'tagship-smoke-1:linux-arm64'), [
-      'run', '--rm', '--platform', 'linux/arm64', '--entrypoint', 'python', '--', 'tagship-smoke-1:linux-arm64', '-c', 'import open_ticket_ai',
+      'run',
+      '--rm',
+      '--platform',
+      'linux/arm64',
+      '--entrypoint',
+      'python',
+      '--',
+      'tagship-smoke-1:linux-arm64',
+      '-c',
+      'import open_ticket_ai',
     ]);
   });
 });
@@ -143,12 +152,35 @@ describe('docker buildx command lines', () => {
 describe('build failure classes', () => {
   it('sends Dockerfile errors, missing files and failed RUN steps to the operator, and retries network trouble', () => {
     assert.equal(classifyBuildOutput('STEP 2/2: RUNN echo\nError: building at STEP "RUNN ": Build error: Unknown instruction: "RUNN"'), 'dockerfile-invalid');
-    assert.equal(classifyBuildOutput('Error: building at STEP "COPY missing.txt /x": checking on sources under "/ctx": copier: stat: "/missing.txt": no such file or directory'), 'missing-file');
-    assert.equal(classifyBuildOutput('subprocess exited with status 1\nError: building at STEP "RUN for p in a b; do false; done": exit status 1'), 'run-failed');
-    assert.equal(classifyBuildOutput('error: Failed to fetch: `http://127.0.0.1:1/simple/x/`\n  Caused by: Connection refused (os error 111)\nError: building at STEP "RUN uv add x": exit status 1'), 'network');
-    assert.equal(classifyBuildOutput('Error: initializing source docker://127.0.0.1:5/base:1: pinging container registry 127.0.0.1:5: dial tcp: connect: connection refused'), 'network');
+    assert.equal(
+      classifyBuildOutput(
+        'Error: building at STEP "COPY missing.txt /x": checking on sources under "/ctx": copier: stat: "/missing.txt": no such file or directory',
+      ),
+      'missing-file',
+    );
+    assert.equal(
+      classifyBuildOutput('subprocess exited with status 1\nError: building at STEP "RUN for p in a b; do false; done": exit status 1'),
+      'run-failed',
+    );
+    assert.equal(
+      classifyBuildOutput(
+        'error: Failed to fetch: `http://127.0.0.1:1/simple/x/`\n  Caused by: Connection refused (os error 111)\nError: building at STEP "RUN uv add x": exit status 1',
+      ),
+      'network',
+    );
+    assert.equal(
+      classifyBuildOutput(
+        'Error: initializing source docker://127.0.0.1:5/base:1: pinging container registry 127.0.0.1:5: dial tcp: connect: connection refused',
+      ),
+      'network',
+    );
     assert.equal(classifyBuildOutput('Error: writing blob: 403 Forbidden: denied', true), 'refused');
-    const failure = buildFailure('run-failed', 'build of r:1-core for linux/arm64', 1, 'line 1\nERROR: no matching distribution\nError: building at STEP "RUN x": exit status 1');
+    const failure = buildFailure(
+      'run-failed',
+      'build of r:1-core for linux/arm64',
+      1,
+      'line 1\nERROR: no matching distribution\nError: building at STEP "RUN x": exit status 1',
+    );
     assert.equal(failure.nonRetryable, true);
     assert.equal(failure.type, 'ImageRunFailed');
     assert.match(failure.message, /^build of r:1-core for linux\/arm64 failed \(exit 1\): a RUN step failed twice with the same output; not retried\n/);
@@ -187,7 +219,7 @@ describe('image build slots', () => {
     assert.equal(peak, 2);
     assert.deepEqual(order, [1, 2, 3, 4, 5]);
     assert.deepEqual(waits, [1, 2, 3]);
-    assert.equal(results[1]!.status, 'rejected');
+    assert.equal(results[1].status, 'rejected');
     assert.equal(slots.busy, 0);
   });
 
@@ -208,11 +240,11 @@ describe('what operators see of a failed image step', () => {
     'build of r:1.0.18-core for linux/arm64 failed (exit 1): a RUN step failed twice with the same output; not retried',
     'STEP 7/9: RUN for p in $PACKAGES; do uv add "$p==$VERSION"; done',
     '  × No solution found when resolving dependencies:',
-    "  ╰─▶ Because open-ticket-ai==1.0.18 was not found in the package registry",
+    '  ╰─▶ Because open-ticket-ai==1.0.18 was not found in the package registry',
     'Error: building at STEP "RUN ...": exit status 1',
   ].join('\n');
 
-  it('release status prints the failing step\'s last lines under it, not only the first', () => {
+  it("release status prints the failing step's last lines under it, not only the first", () => {
     const table = formatStatusTable('release/o/r/v1.0.18', {
       tag: 'v1.0.18',
       state: 'waiting-for-operator',
@@ -234,7 +266,7 @@ describe('what operators see of a failed image step', () => {
     assert.match(line, /│ Error: building at STEP/);
   });
 
-  it('TAGSHIP_IMAGE_BUILDS sets the worker\'s build slots and refuses nonsense', () => {
+  it("TAGSHIP_IMAGE_BUILDS sets the worker's build slots and refuses nonsense", () => {
     assert.equal(settingsFromEnv({ TAGSHIP_IMAGE_BUILDS: '3' }).imageBuilds, 3);
     assert.equal(settingsFromEnv({}).imageBuilds, undefined);
     assert.throws(() => settingsFromEnv({ TAGSHIP_IMAGE_BUILDS: '0' }), /TAGSHIP_IMAGE_BUILDS=0 must be a whole number from 1 to 9999/);

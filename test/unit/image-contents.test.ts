@@ -79,7 +79,9 @@ describe('layer view', () => {
     assert.equal(scans[0]!.files['usr/lib/python3.12/os.py'], undefined, 'only site-packages files are kept');
 
     const view = mergeLayers(scans);
-    const files = Object.fromEntries([...view].map(([k, n]) => [k.slice(SP.length + 1), n.kind === 'file' ? n.file.sha256 : `-> ${n.kind === 'symlink' ? n.target : '?'}`]));
+    const files = Object.fromEntries(
+      [...view].map(([k, n]) => [k.slice(SP.length + 1), n.kind === 'file' ? n.file.sha256 : `-> ${n.kind === 'symlink' ? n.target : '?'}`]),
+    );
     assert.deepEqual(files, {
       'pkg/b.py': sha('b-new'),
       'pkg/c.py': sha('c'),
@@ -98,11 +100,14 @@ describe('layer view', () => {
 
   it('refuses bytes that do not match the layer digest as a retryable registry error', async () => {
     const bytes = await tarball([{ name: `${SP}/pkg/a.py`, body: 'a' }]);
-    await assert.rejects(scanLayer(Readable.from([bytes]), 'application/vnd.oci.image.layer.v1.tar', { digest: `sha256:${'0'.repeat(64)}` }), (err: unknown) => {
-      assert.ok(err instanceof RegistryError);
-      assert.equal(err.retryable, true);
-      return true;
-    });
+    await assert.rejects(
+      scanLayer(Readable.from([bytes]), 'application/vnd.oci.image.layer.v1.tar', { digest: `sha256:${'0'.repeat(64)}` }),
+      (err: unknown) => {
+        assert.ok(err instanceof RegistryError);
+        assert.equal(err.retryable, true);
+        return true;
+      },
+    );
   });
 
   it('reads zstd layers where Node can, and says clearly where it cannot', async () => {

@@ -103,7 +103,10 @@ describe('moving tag decisions', () => {
       '1.0.18-exact-core': 'moved: 1.0.18.post1 is the newest stable 1.0.18',
       '1.0-core': 'moved: 1.0.18.post1 is the newest stable 1.0.x',
     });
-    assert.equal(decisions(['1.0.18-core', '1.0.18.post1-core'], exact, '1.0.18')['1.0.18-exact-core'], 'kept: 1.0.18.post1 is newer; 1.0.18-exact-core never moves backwards');
+    assert.equal(
+      decisions(['1.0.18-core', '1.0.18.post1-core'], exact, '1.0.18')['1.0.18-exact-core'],
+      'kept: 1.0.18.post1 is newer; 1.0.18-exact-core never moves backwards',
+    );
   });
 
   it('works for single-image templates without {variant}', () => {
@@ -119,13 +122,13 @@ describe('moving tag decisions', () => {
     });
   });
 
-  it('never moves a tag that is also a release\'s own tag', () => {
+  it("never moves a tag that is also a release's own tag", () => {
     const clash = cfg(['{version}', '{major}.{minor}.{patch}']);
     assert.deepEqual(decisions(['1.0.18', '1.0.18.post1'], clash, '1.0.18.post1'), { '1.0.18': "kept: 1.0.18 is also a release's own tag; it is never moved" });
     assert.deepEqual(movingTagTargets(['1.0.18', '1.0.18.post1'], clash, 'app'), []);
   });
 
-  it('keeps the seed\'s -latest behaviour with the default templates', () => {
+  it("keeps the seed's -latest behaviour with the default templates", () => {
     const seed = cfg(DEFAULT_IMAGE_TAGS);
     assert.deepEqual(decisions([], seed, '1.0.0'), { 'core-latest': 'moved: first stable release of core' });
     assert.deepEqual(decisions(registry, seed, '1.0.17'), { 'core-latest': 'kept: 1.0.18 is newer; core-latest never moves backwards' });
@@ -184,9 +187,36 @@ function expectedTargets(published: readonly string[], config: ImageTagsConfig, 
 }
 
 describe('publishing in any order', () => {
-  const VERSIONS = ['0.9.0', '0.9.1', '1.0.0rc1', '1.0.0', '1.0.1', '1.0.1.post1', '1.0.2.dev1', '1.1.0a1', '1.1.0', '1.1.1', '2.0.0b2', '2.0.0', '2.0.1rc1', '2.1.0.dev3', '10.0.0'];
+  const VERSIONS = [
+    '0.9.0',
+    '0.9.1',
+    '1.0.0rc1',
+    '1.0.0',
+    '1.0.1',
+    '1.0.1.post1',
+    '1.0.2.dev1',
+    '1.1.0a1',
+    '1.1.0',
+    '1.1.1',
+    '2.0.0b2',
+    '2.0.0',
+    '2.0.1rc1',
+    '2.1.0.dev3',
+    '10.0.0',
+  ];
   const setups: [string, ImageTagsConfig, string][] = [
-    ['variant families', cfg(['{version}-{variant}', 'v{version}-{variant}', '{major}.{minor}.{patch}-final-{variant}', '{major}.{minor}-{variant}', '{major}-{variant}', '{variant}-latest']), 'core'],
+    [
+      'variant families',
+      cfg([
+        '{version}-{variant}',
+        'v{version}-{variant}',
+        '{major}.{minor}.{patch}-final-{variant}',
+        '{major}.{minor}-{variant}',
+        '{major}-{variant}',
+        '{variant}-latest',
+      ]),
+      'core',
+    ],
     ['single image', SINGLE, 'app'],
   ];
 
@@ -212,10 +242,15 @@ describe('publishing in any order', () => {
           // Sequential releases leave every moving tag right after each one, not only at the end.
           const expected = expectedTargets(published, config, variant);
           for (const [tag, v] of expected) assert.equal(registry.get(tag), v, `${where} after ${version}: ${tag} (${order.join(' ')})`);
-          for (const target of movingTagTargets([...registry.keys()], config, variant)) assert.equal(expected.get(target.tag), target.version, `${where} after ${version}: re-publish target of ${target.tag}`);
+          for (const target of movingTagTargets([...registry.keys()], config, variant))
+            assert.equal(expected.get(target.tag), target.version, `${where} after ${version}: re-publish target of ${target.tag}`);
         }
         const moving = [...registry.keys()].filter((t) => !published.some((v) => immutableTags(config, variant, v).includes(t)));
-        assert.deepEqual(moving.sort(), [...expectedTargets(published, config, variant).keys()].sort(), `${where}: no tag for a family without a stable release`);
+        assert.deepEqual(
+          moving.sort(),
+          [...expectedTargets(published, config, variant).keys()].sort(),
+          `${where}: no tag for a family without a stable release`,
+        );
       }
     });
   }
@@ -226,7 +261,12 @@ function fakeRegistry() {
   const tags = new Map<string, Manifest>();
   const hooks = new Map<number, () => Promise<void>>();
   let lists = 0;
-  const manifest = (version: string): Manifest => ({ digest: `sha256:${version}`, mediaType: 'application/vnd.oci.image.index.v1+json', bytes: Buffer.from(version), json: {} });
+  const manifest = (version: string): Manifest => ({
+    digest: `sha256:${version}`,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    bytes: Buffer.from(version),
+    json: {},
+  });
   const client = {
     async listTags() {
       const snapshot = [...tags.keys()];
@@ -265,7 +305,11 @@ describe('moveTags against a registry', () => {
     for (const tag of ['1.0-core', '1-core', 'core-latest']) assert.equal(reg.tags.get(tag)?.digest, 'sha256:1.0.19', tag);
     assert.deepEqual(
       result.map((d) => `${d.tag} ${d.moved} ${d.reason}`),
-      ['1.0-core false 1.0.19 was released meanwhile; 1.0-core follows it', '1-core false 1.0.19 was released meanwhile; 1-core follows it', 'core-latest false 1.0.19 was released meanwhile; core-latest follows it'],
+      [
+        '1.0-core false 1.0.19 was released meanwhile; 1.0-core follows it',
+        '1-core false 1.0.19 was released meanwhile; 1-core follows it',
+        'core-latest false 1.0.19 was released meanwhile; core-latest follows it',
+      ],
     );
   });
 
@@ -277,7 +321,10 @@ describe('moveTags against a registry', () => {
       reg.tags.set(tag, reg.manifest('0.0.1'));
       return 'sha256:0.0.1';
     };
-    await assert.rejects(moveTags(reg.client, FAMILIES, 'core', '1.0.0', m), (err: unknown) => err instanceof ApplicationFailure && err.type === 'LatestMismatch' && !err.nonRetryable);
+    await assert.rejects(
+      moveTags(reg.client, FAMILIES, 'core', '1.0.0', m),
+      (err: unknown) => err instanceof ApplicationFailure && err.type === 'LatestMismatch' && !err.nonRetryable,
+    );
   });
 
   it('writes nothing for a pre-release', async () => {

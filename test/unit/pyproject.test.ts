@@ -91,14 +91,20 @@ describe('pyproject [project] version', () => {
 
   it('tells a version taken from the git tag from one the build computes otherwise', () => {
     const dyn = (rest: string) => readProject(`[project]\nname = "x"\ndynamic = ["version"]\n${rest}`, 'p.toml').dynamic;
-    assert.deepEqual(dyn('[build-system]\nrequires = ["setuptools>=64", "setuptools-scm>=8"]\nbuild-backend = "setuptools.build_meta"\n'), { fromTag: true, backend: 'setuptools-scm' });
+    assert.deepEqual(dyn('[build-system]\nrequires = ["setuptools>=64", "setuptools-scm>=8"]\nbuild-backend = "setuptools.build_meta"\n'), {
+      fromTag: true,
+      backend: 'setuptools-scm',
+    });
     assert.deepEqual(dyn('[tool.setuptools_scm]\n'), { fromTag: true, backend: 'setuptools-scm' });
     assert.deepEqual(dyn('[tool.hatch.version]\nsource = "vcs"\n'), { fromTag: true, backend: 'hatch-vcs' });
     assert.deepEqual(dyn('[tool.hatch.version]\nsource = "uv-dynamic-versioning"\n'), { fromTag: true, backend: 'uv-dynamic-versioning' });
     assert.deepEqual(dyn('[tool.pdm.version]\nsource = "scm"\n'), { fromTag: true, backend: 'pdm-backend (scm)' });
     assert.deepEqual(dyn('[tool.hatch.version]\npath = "src/x/__about__.py"\n'), { fromTag: false, backend: 'hatch (src/x/__about__.py)' });
     assert.deepEqual(dyn('[tool.setuptools.dynamic]\nversion = { attr = "x.__version__" }\n'), { fromTag: false, backend: 'setuptools (attr)' });
-    assert.deepEqual(dyn('[build-system]\nrequires = ["flit_core"]\nbuild-backend = "flit_core.buildapi"\n'), { fromTag: false, backend: 'flit_core.buildapi' });
+    assert.deepEqual(dyn('[build-system]\nrequires = ["flit_core"]\nbuild-backend = "flit_core.buildapi"\n'), {
+      fromTag: false,
+      backend: 'flit_core.buildapi',
+    });
     throwsPyproject(() => readProject('[project]\nname = "x"\nversion = "1.0.0"\ndynamic = ["version"]\n', 'p.toml'), /both a version and dynamic/);
   });
 

@@ -14,7 +14,9 @@ const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'release-v1.0.18.his
 describe('recorded release history', () => {
   it('replays the v1.0.18 release of every step without a determinism error', async () => {
     const history = historyFromJSON(JSON.parse(await readFile(FIXTURE, 'utf8')));
-    const completed = stepEvents(history.events ?? []).filter((e) => e.kind === 'completed').map((e) => e.step);
+    const completed = stepEvents(history.events ?? [])
+      .filter((e) => e.kind === 'completed')
+      .map((e) => e.step);
     // The fixture is a full release: 1 validate + 3×(build, publish, visible) + 4 images.
     assert.equal(completed.length, 14, `fixture has ${completed.join(', ')}`);
     await Worker.runReplayHistory({ workflowsPath }, history, 'release/Softoft-Orga/open-ticket-ai/v1.0.18');

@@ -51,7 +51,12 @@ describe('tagship server, before anything starts', () => {
     to.inject({
       method: 'POST',
       url: '/webhooks/github',
-      headers: { 'content-type': contentType, 'x-github-event': event, 'x-github-delivery': randomBytes(8).toString('hex'), ...(signature ? { 'x-hub-signature-256': signature } : {}) },
+      headers: {
+        'content-type': contentType,
+        'x-github-event': event,
+        'x-github-delivery': randomBytes(8).toString('hex'),
+        ...(signature ? { 'x-hub-signature-256': signature } : {}),
+      },
       payload: body,
     });
 
@@ -126,7 +131,12 @@ describe('tagship server, before anything starts', () => {
 
   describe('CI start-release API', () => {
     const post = (auth: string | undefined, body: unknown) =>
-      app.inject({ method: 'POST', url: '/api/releases', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, payload: JSON.stringify(body) });
+      app.inject({
+        method: 'POST',
+        url: '/api/releases',
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+        payload: JSON.stringify(body),
+      });
     const ciToken = (overrides: Partial<{ repository: string; ref: string; workflowFile: string; audience: string; expiresInSeconds: number }> = {}) =>
       issuer.sign({ repository: REPO, ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml', audience: 'tagship', ...overrides });
 

@@ -35,7 +35,6 @@ describe('trusted publishing (OIDC): finding a token', () => {
     assert.equal(JSON.parse(Buffer.from(payload!, 'base64url').toString()).aud, 'pypi');
   });
 
-
   it('asks the GCP metadata server, with its Metadata-Flavor header, when enabled', async () => {
     const seen: string[] = [];
     const metadata = createServer((req, res) => {
@@ -54,7 +53,6 @@ describe('trusted publishing (OIDC): finding a token', () => {
       metadata.close();
     }
   });
-
 
   it('reads a token file, and skips an expired forwarded token for it', async () => {
     const file = join(root, 'token');

@@ -20,7 +20,13 @@ describe('version rules', () => {
   it('orders versions as PEP 440 does', () => {
     const sorted = ['1.0.9', '1.0.10.dev1', '1.0.10a1', '1.0.10b2', '1.0.10rc1', '1.0.10', '1.0.10.post1', '1.1.0'];
     const shuffled = [...sorted].reverse();
-    assert.deepEqual(shuffled.map(v).sort(compareVersions).map((p) => p.text), sorted);
+    assert.deepEqual(
+      shuffled
+        .map(v)
+        .sort(compareVersions)
+        .map((p) => p.text),
+      sorted,
+    );
     assert.equal(compareVersions(v('1.0.18'), v('1.0.18')), 0);
   });
 

@@ -44,7 +44,7 @@ describe('checkVersions', () => {
     });
   });
 
-  it('gives packages whose version comes from the git tag the tag\'s version, and checks the static ones against it', async () => {
+  it("gives packages whose version comes from the git tag the tag's version, and checks the static ones against it", async () => {
     const dir = await copy();
     await edit(dir, FILES[1]!, 'version = "1.0.17"', 'dynamic = ["version"]\n[tool.hatch.version]\nsource = "vcs"\n[project.x-placeholder]');
     const ok = await checkVersions({ repoDir: dir, config, tag: 'v1.0.17' });
@@ -61,7 +61,10 @@ describe('checkVersions', () => {
     const result = await checkVersions({ repoDir: dir, config, tag: 'v2.0.0' });
     assert.deepEqual(result.errors, []);
     assert.equal(result.version, '2.0.0');
-    assert.equal(result.packages.every((p) => p.dynamic !== undefined), true);
+    assert.equal(
+      result.packages.every((p) => p.dynamic !== undefined),
+      true,
+    );
   });
 
   it("passes with the tag that names the packages' version", async () => {
@@ -107,7 +110,10 @@ describe('checkVersions', () => {
     assert.deepEqual(result.errors, [
       'ERROR: packages/otai_otobo_znuny/pyproject.toml not found (package otai-otobo-znuny, path "packages/otai_otobo_znuny" in tagship.toml)',
     ]);
-    assert.deepEqual(result.packages.map((p) => p.name), ['open-ticket-ai', 'otai-hf-local']);
+    assert.deepEqual(
+      result.packages.map((p) => p.name),
+      ['open-ticket-ai', 'otai-hf-local'],
+    );
   });
 
   it('names both sides when a pyproject.toml is another project than configured', async () => {
@@ -145,7 +151,10 @@ describe('setVersions', () => {
     await writeFile(crlfFile, (await readFile(crlfFile, 'utf8')).replace(/\n/g, '\r\n'));
     const beforeFiles = await snapshot(dir);
     const changes = await setVersions({ repoDir: dir, config, version: '1.0.18' });
-    assert.deepEqual(changes, FILES.map((file) => ({ file, from: '1.0.17', to: '1.0.18' })));
+    assert.deepEqual(
+      changes,
+      FILES.map((file) => ({ file, from: '1.0.17', to: '1.0.18' })),
+    );
     const afterFiles = await snapshot(dir);
     FILES.forEach((file, i) => {
       const a = beforeFiles[i]!.toString('utf8').split('\n');
@@ -202,7 +211,10 @@ describe('setVersions', () => {
     await edit(dir, FILES[0]!, 'version = "1.0.17"', 'version = "1.0"');
     await edit(dir, FILES[1]!, 'version = "1.0.17"', 'version = "1.0.16"');
     const changes = await setVersions({ repoDir: dir, config, version: '1.1.0' });
-    assert.deepEqual(changes.map((c) => (c.dynamic ? undefined : c.from)), ['1.0', '1.0.16', '1.0.17']);
+    assert.deepEqual(
+      changes.map((c) => (c.dynamic ? undefined : c.from)),
+      ['1.0', '1.0.16', '1.0.17'],
+    );
     assert.deepEqual((await checkVersions({ repoDir: dir, config, tag: 'v1.1.0' })).errors, []);
   });
 });
