@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../../src/config/schema';
 import { loadConfig, parseConfig } from '../../src/config/load';
 import { releaseWorkflowId } from '../../src/contract/workflow-ids';
-import { upgradeConfig } from '../../src/config/upgrade';
+import { upgradeSlice } from '../../src/config/upgrade';
 
 describe('tagship.toml', () => {
   it('defaults reproduce the seed release', () => {
@@ -104,7 +104,7 @@ describe('image tag templates', () => {
     const old = parseConfig('', 't.toml') as unknown as { images: Record<string, unknown> };
     delete old.images.tags;
     delete old.images.build_args;
-    const upgraded = upgradeConfig(old as never);
+    const upgraded = upgradeSlice(old as unknown as ReturnType<typeof parseConfig>);
     assert.deepEqual(upgraded.images.tags, ['{version}-{variant}', '{variant}-latest']);
     assert.deepEqual(upgraded.images.build_args, {});
   });
