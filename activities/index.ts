@@ -11,6 +11,7 @@ import { DEFAULT_IMAGE_BUILDS, type WorkerSettings } from './lib/settings';
 import { BuildSlots } from './lib/build-slots';
 import { whileHeartbeating } from './lib/heartbeat';
 import { publishImage } from './publish-image';
+import { preflightRelease } from './preflight-release';
 import { publishPackage } from './publish-package';
 import { retagLatest } from './retag-latest';
 import { runningReleaseVersions } from './running-releases';
@@ -33,6 +34,7 @@ export function createActivities(settings: WorkerSettings): ReleaseActivities {
   const imageSlots = new BuildSlots(settings.imageBuilds ?? DEFAULT_IMAGE_BUILDS);
   return {
     validateRelease: (input) => validateRelease(settings, upgraded(input)),
+    preflightRelease: (input) => whileHeartbeating('preflight', () => preflightRelease(settings, upgraded(input))),
     buildPackage: (input) => whileHeartbeating(input.package, () => buildPackage(settings, upgraded(input))),
     publishPackage: (input) => whileHeartbeating(input.package, () => publishPackage(settings, upgraded(input))),
     waitUntilVisible: (input) => waitUntilVisible(upgraded(input)),

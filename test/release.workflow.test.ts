@@ -26,6 +26,10 @@ function fakeActivities(log: string[], overrides: Partial<Activities> = {}): Act
       log.push('validate');
       return { version: tag.slice(1), commit: 'c'.repeat(40), packages: config.packages.map((p) => ({ name: p.name, version: tag.slice(1) })) };
     },
+    async preflightRelease() {
+      log.push('preflight');
+      return { checks: [{ check: 'registry push', detail: 'push allowed' }] };
+    },
     async buildPackage(i) {
       log.push(`build:${i.package}`);
       return {

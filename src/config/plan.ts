@@ -7,6 +7,7 @@ import type {
   BuildConfig,
   GitHubReleaseConfig,
   ImageConfig,
+  PreflightConfig,
   PublishConfig,
   RetagConfig,
   RunningReleasesConfig,
@@ -24,6 +25,16 @@ const simpleIndex = (c: Snapshot) => ({ simple_url: c.index.simple_url });
 
 export function validateSlice(c: Snapshot): ValidateConfig {
   return { repository: c.repository, packages: c.packages, ...(c.github_release ? { github_release: { enabled: c.github_release.enabled } } : {}) };
+}
+
+export function preflightSlice(c: Snapshot): PreflightConfig {
+  return {
+    repository: c.repository,
+    index: c.index,
+    images: c.images,
+    variants: c.variants,
+    ...(c.github_release ? { github_release: { enabled: c.github_release.enabled, api_url: c.github_release.api_url } } : {}),
+  };
 }
 
 export function buildSlice(c: Snapshot, pkg: string): BuildConfig {

@@ -18,6 +18,10 @@ export type GitHubReleaseConfig = Pick<Config, 'repository' | 'github_release'>;
 export type RetagConfig = Pick<Config, 'images' | 'variants'>;
 export type TagConfig = Pick<Config, 'repository' | 'packages'>;
 export type RunningReleasesConfig = Pick<Config, 'repository'>;
+/** What preflight checks: every destination the release will write to, and the Dockerfile. */
+export type PreflightConfig = Pick<Config, 'repository' | 'index' | 'images' | 'variants'> & {
+  readonly github_release?: Pick<Config['github_release'], 'enabled' | 'api_url'>;
+};
 
 export interface RunningReleasesInput {
   readonly config: RunningReleasesConfig;
@@ -28,6 +32,27 @@ export interface ValidateInput {
   readonly tag: string;
   /** A dry run has no GitHub Release step, so it needs no GitHub token. */
   readonly dryRun?: boolean;
+}
+
+export interface PreflightInput {
+  readonly config: PreflightConfig;
+  readonly tag: string;
+  readonly commit: string;
+  readonly version: string;
+  /** CI's OIDC token, when it sent one: trusted publishing is checked against PyPI's audience endpoint. */
+  readonly oidcToken?: string;
+}
+
+/** One destination checked before anything irreversible; a failing check fails the step instead. */
+export interface PreflightCheck {
+  /** "registry push", "index upload", "github release", "dockerfile". */
+  readonly check: string;
+  /** What was proven, e.g. "push to 127.0.0.1:5000/acme/core allowed". */
+  readonly detail: string;
+}
+
+export interface PreflightResult {
+  readonly checks: readonly PreflightCheck[];
 }
 
 export interface BuildPackageInput {
@@ -138,6 +163,7 @@ export interface TaggedRelease {
  */
 export interface ReleaseActivities {
   validateRelease(input: ValidateInput): Promise<ValidatedRelease>;
+  preflightRelease(input: PreflightInput): Promise<PreflightResult>;
   buildPackage(input: BuildPackageInput): Promise<BuiltPackage>;
   publishPackage(input: PublishPackageInput): Promise<PublishedPackage>;
   waitUntilVisible(input: WaitVisibleInput): Promise<VisiblePackage>;

@@ -29,6 +29,10 @@ export const FAILURES = {
   ConfigError: { retryable: false, means: "the release's recorded configuration no longer parses" },
   UnknownPackage: { retryable: false, means: 'the package is not in the configuration' },
   UnknownVariant: { retryable: false, means: 'the variant is not in the configuration' },
+  PathOutsideCheckout: { retryable: false, means: 'a package directory, image context or Dockerfile resolves (through a symlink) outside the checkout' },
+  // preflight: checked before anything irreversible, so nothing is uploaded when one fails
+  PreflightFailed: { retryable: false, means: 'a destination refused what the release will need (push permission, upload auth, GitHub token)' },
+  PreflightUnreachable: { retryable: true, means: 'a destination could not be reached to check it' },
   // build
   BuildFailed: { retryable: false, means: 'uv build exited non-zero' },
   BuildOutputMismatch: { retryable: false, means: 'the build produced unexpected or unreadable files' },
@@ -69,6 +73,8 @@ export const FAILURES = {
   GitHubRepositoryNotFound: { retryable: false, means: 'GitHub has no such repository, or the token cannot see it' },
   // the release itself
   Aborted: { retryable: false, means: 'an operator aborted the release' },
+  Cancelled: { retryable: false, means: 'the step was cancelled (the release was aborted) while it ran' },
+  OperatorWaitExpired: { retryable: false, means: 'a step waited for an operator longer than timeouts.operator_wait' },
 } as const satisfies Record<string, FailureRule>;
 
 export type FailureType = keyof typeof FAILURES;

@@ -4,7 +4,7 @@
 // the release. Each operator action exists as an update (answers whether it was accepted) and as a
 // signal (the UI's button). The names are the wire contract; they never change.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ReleaseStatus } from './release';
+import type { ReleaseStatus, ReleaseUnderWay } from './release';
 
 export interface StartReleaseSignal {
   readonly tag: string;
@@ -15,6 +15,13 @@ export interface StartReleaseSignal {
 
 /** Sent with signal-with-start by CI (`POST /api/releases`); a repeat only refreshes the token. */
 export const startReleaseSignal = defineSignal<[StartReleaseSignal]>('startRelease');
+
+/**
+ * CI's start with an answer (`POST /api/releases`, by update-with-start): takes what startRelease
+ * takes, and completes once validate and preflight passed, so CI learns at once whether the release
+ * is under way; it fails with the step's error when either stops it or waits for an operator.
+ */
+export const releaseUnderWayUpdate = defineUpdate<ReleaseUnderWay, [StartReleaseSignal]>('startReleaseAndWait');
 
 /** A fresh OIDC token for publish steps waiting because theirs was missing or expired. */
 export const oidcTokenSignal = defineSignal<[{ readonly token: string }]>('oidcToken');

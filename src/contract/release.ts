@@ -32,6 +32,15 @@ export interface ValidatedRelease {
   readonly packages: readonly { readonly name: string; readonly version: string }[];
 }
 
+/** What CI's start-and-wait answers once validate and preflight passed. */
+export interface ReleaseUnderWay {
+  readonly tag: string;
+  readonly version: string;
+  readonly commit: string;
+  /** What preflight proved, one line per destination (none for a dry run). */
+  readonly checks: readonly string[];
+}
+
 export interface BuiltFile {
   readonly filename: string;
   readonly kind: 'sdist' | 'wheel';

@@ -1,9 +1,18 @@
 // Version rules shared by the CLI, the validate activity and the -latest decision.
-// Versions follow PEP 440's public form restricted to three release components, which is what the
-// seed's `v*.*.*` tag pattern and its "one shared version" rule allow.
+// Versions follow PEP 440's canonical public form restricted to three release components, which is
+// what the seed's `v*.*.*` tag pattern and its "one shared version" rule allow. Only the canonical
+// spelling is accepted: uv and the index normalise `01.0.0` to `1.0.0`, so a tag spelled otherwise
+// would name files and a version that the build never produces.
 
-const VERSION_RE = /^(\d+)\.(\d+)\.(\d+)(?:(a|b|rc)(\d+))?(?:\.post(\d+))?(?:\.dev(\d+))?$/;
-const TAG_RE = /^v(\d+\.\d+\.\d+(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?)$/;
+// The shape alone; `versionProblem` adds the canonical-form rules with a reason for each.
+const SHAPE_RE = /^(\d+)\.(\d+)\.(\d+)(?:(a|b|rc)(\d+))?(?:\.post(\d+))?(?:\.dev(\d+))?$/;
+
+/** Longest version accepted: it ends up in file names, image tags and workflow ids. */
+export const MAX_VERSION_LENGTH = 64;
+/** Most digits in one numeric component: keeps every component a safe integer. */
+export const MAX_COMPONENT_DIGITS = 9;
+
+export const VERSION_RULE = `canonical PEP 440 X.Y.Z (optionally aN, bN, rcN, .postN, .devN), no leading zeros, at most ${MAX_COMPONENT_DIGITS} digits per number and ${MAX_VERSION_LENGTH} characters`;
 
 export interface ParsedVersion {
   readonly text: string;
@@ -13,12 +22,24 @@ export interface ParsedVersion {
   readonly dev?: number;
 }
 
+/** Why `text` is not a version tagship releases, or undefined when it is one. */
+export function versionProblem(text: string): string | undefined {
+  if (text.length > MAX_VERSION_LENGTH) return `it is longer than ${MAX_VERSION_LENGTH} characters`;
+  const m = SHAPE_RE.exec(text);
+  if (!m) return 'it is not X.Y.Z';
+  for (const n of m.slice(1)) {
+    if (n === undefined || !/^\d/.test(n)) continue;
+    if (n.length > MAX_COMPONENT_DIGITS) return `"${n}" has more than ${MAX_COMPONENT_DIGITS} digits`;
+    if (n.length > 1 && n.startsWith('0')) return `"${n}" has a leading zero (PEP 440 spells it ${String(Number(n))})`;
+  }
+  return undefined;
+}
+
 export function parseVersion(text: string): ParsedVersion | undefined {
-  const m = VERSION_RE.exec(text);
-  if (!m) return undefined;
+  if (versionProblem(text) !== undefined) return undefined;
+  const m = SHAPE_RE.exec(text)!;
   const num = (s: string | undefined) => (s === undefined ? undefined : Number(s));
   const release = [Number(m[1]), Number(m[2]), Number(m[3])] as const;
-  if (release.some((n) => !Number.isSafeInteger(n))) return undefined;
   return {
     text,
     release,
@@ -39,17 +60,30 @@ export function isStable(v: ParsedVersion): boolean {
 
 /** The version a `v*.*.*` tag names, or undefined when the tag does not have that shape. */
 export function versionFromTag(tag: string): string | undefined {
-  const m = TAG_RE.exec(tag);
-  return m ? m[1] : undefined;
+  if (!tag.startsWith('v')) return undefined;
+  const version = tag.slice(1);
+  return parseVersion(version) ? version : undefined;
 }
 
-/** Why `version` cannot be released. */
+/** The problem of a version that has the X.Y.Z shape but breaks a canonical-form rule. */
+function canonicalProblem(version: string): string | undefined {
+  return SHAPE_RE.test(version) ? versionProblem(version) : undefined;
+}
+
+// A 300-digit version is named by its start: the whole would bury the rule it breaks.
+const shown = (text: string): string => (text.length > 80 ? `${text.slice(0, 80)}…` : text);
+
+/** Why `version` cannot be released: the seed's words, or the canonical-form rule it breaks. */
 export function invalidVersionMessage(version: string): string {
+  const problem = canonicalProblem(version);
+  if (problem !== undefined) return `invalid version "${shown(version)}": ${problem}; expected ${VERSION_RULE} (e.g. 1.0.18)`;
   return `invalid version "${version}": expected X.Y.Z (PEP 440, e.g. 1.0.18)`;
 }
 
-/** The seed's words for a tag that is not `v*.*.*`. */
+/** The seed's words for a tag that is not `v*.*.*`, or the canonical-form rule a `v*.*.*` tag breaks. */
 export function badTagMessage(tag: string): string {
+  const problem = tag.startsWith('v') ? canonicalProblem(tag.slice(1)) : undefined;
+  if (problem !== undefined) return `ERROR: Tag '${shown(tag)}' is not a release tag: ${problem}; a tag is v + ${VERSION_RULE} (e.g. v1.0.18)`;
   return `ERROR: Tag '${tag}' does not match v*.*.* (e.g. v1.0.18)`;
 }
 
