@@ -18,6 +18,7 @@ import { runBuilder } from './lib/builder-process';
 import { findBuildRecord, recordBuild, replaceBuildRecord, type BuildKey } from './lib/build-record';
 import { readDistMetadata } from './lib/dist-metadata';
 import { reconcileWithIndex } from './lib/earlier-uploads';
+import { pathInCheckout } from './lib/checkout-paths';
 import { commitTime, ensureCheckout } from './lib/git-checkout';
 import { repoRef } from './lib/repo-ref';
 import type { BuildPackageInput } from '../src/contract/activities';
@@ -105,10 +106,13 @@ async function freshBuild(
 ): Promise<{ filename: string; kind: BuiltFile['kind'] }[]> {
   const checkout = await ensureCheckout(settings.workDir, repoRef(input.config), input.tag, input.commit);
   const epoch = await commitTime(checkout);
+  // Resolved through symlinks before anything reads it: a package directory linked out of the
+  // repository would build (and publish) whatever the worker's disk holds there.
+  const packageDir = pathInCheckout(checkout, pkg.path, `package ${pkg.name}: path`);
   const dynamic = await readDynamic(checkout, pkg.path);
   // The build backend is code from the repository being released: it runs without the worker's
   // secrets (runBuilder's minimal environment), and is killed when the step is cancelled.
-  const built = await runBuilder(tools.uv(), ['build', '--sdist', '--wheel', '--no-progress', '--out-dir', out, join(checkout, pkg.path)], {
+  const built = await runBuilder(tools.uv(), ['build', '--sdist', '--wheel', '--no-progress', '--out-dir', out, packageDir], {
     cwd: checkout,
     signal: Context.current().cancellationSignal,
     env: {
