@@ -1,7 +1,8 @@
 // What one variant's image build is, as plain data: the reference it is pushed to, the build
-// arguments a Dockerfile sees, the OCI labels, the platforms and the smoke command. Pure, so both
-// builders' command lines and the tests share one plan.
-import { join } from 'node:path';
+// arguments a Dockerfile sees, the OCI labels, the platforms and the smoke command. Pure but for
+// resolving the Dockerfile and context through symlinks, so both builders' command lines and the
+// tests share one plan.
+import { pathInCheckout } from './checkout-paths';
 import type { VariantConfig } from '../../src/config/schema';
 import type { ImageConfig } from '../../src/contract/activities';
 import { immutableTags } from './image-tags';
@@ -84,8 +85,9 @@ export function planImage(input: ImagePlanInput): ImagePlan {
   return {
     ref: tags[0]!,
     tags,
-    dockerfile: join(input.sourceDir, config.images.dockerfile),
-    context: join(input.sourceDir, config.images.context),
+    // A context or Dockerfile linked out of the repository would copy the worker's files into the image.
+    dockerfile: pathInCheckout(input.sourceDir, config.images.dockerfile, 'images.dockerfile'),
+    context: pathInCheckout(input.sourceDir, config.images.context, 'images.context'),
     platforms: config.images.platforms,
     buildArgs: buildArgs(config, variant, version),
     labels: imageLabels(input),
