@@ -4,6 +4,7 @@ import type { ValidatedRelease } from '../src/contract/release';
 import { badTagMessage, versionFromTag } from '../src/contract/version';
 import { checkVersions } from './lib/versions';
 import type { WorkerSettings } from './lib/settings';
+import { pathInCheckout } from './lib/checkout-paths';
 import { ensureCheckout, resolveTag } from './lib/git-checkout';
 import { repoRef } from './lib/repo-ref';
 import type { ValidateInput } from '../src/contract/activities';
@@ -25,6 +26,9 @@ export async function validateRelease(settings: WorkerSettings, input: ValidateI
   const repo = repoRef(input.config);
   const commit = await resolveTag(settings.workDir, repo, input.tag);
   const checkout = await ensureCheckout(settings.workDir, repo, input.tag, commit);
+  // Before any pyproject.toml is read: a package directory linked out of the repository fails here,
+  // not after other packages were built.
+  for (const pkg of input.config.packages) pathInCheckout(checkout, pkg.path, `package ${pkg.name}: path`);
   const result = await checkVersions({ repoDir: checkout, config: input.config, tag: input.tag });
   if (!result.ok) {
     throw failure('VersionMismatch', result.errors.join('\n'));

@@ -8,13 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { buildPackage } from '../../activities/build-package';
+import { validateRelease } from '../../activities/validate-release';
 import { PATH_OUTSIDE_CHECKOUT, pathInCheckout } from '../../activities/lib/checkout-paths';
 import { ensureCheckout, resolveTag } from '../../activities/lib/git-checkout';
 import { planImage } from '../../activities/lib/image-plan';
 import { repoRef } from '../../activities/lib/repo-ref';
 import type { WorkerSettings } from '../../activities/lib/settings';
 import { parseConfig } from '../../src/config/load';
-import { buildSlice, imageSlice } from '../../src/config/plan';
+import { buildSlice, imageSlice, validateSlice } from '../../src/config/plan';
 import { git } from '../../src/dev/demo/example-repo';
 
 const pyproject = (name: string) => `[project]\nname = "${name}"\nversion = "1.0.0"\n`;
@@ -109,6 +110,10 @@ describe('paths inside a checkout', () => {
       (err: unknown) => leavesCheckout('packages/evil')(err) && (err as Error).message.startsWith('package evil: path "packages/evil"'),
     );
     assert.deepEqual(await readdir(settings.artifactDir), []);
+  });
+
+  it('validate refuses it first, before any other package is built', async () => {
+    await assert.rejects(validateRelease(settings, { config: validateSlice(config('')), tag }), leavesCheckout('packages/evil'));
   });
 
   it('refuses an image context or Dockerfile that is a symlink out of the checkout', async () => {
