@@ -2,10 +2,8 @@
 // result, and put the files in the artifact store. Only names, sizes and hashes go back to history.
 // The first build of a commit is recorded and reused by every later run of it (build-record.ts),
 // and a version taken from the git tag is proven in the built metadata, not trusted.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { execa } from 'execa';
 import { Context } from '@temporalio/activity';
 import type { PackageConfig } from '../src/config/schema';
 import type { BuiltFile, BuiltPackage } from '../src/contract/release';
@@ -14,7 +12,8 @@ import type { WorkerSettings } from './lib/settings';
 import { readProject, type DynamicVersion } from './lib/pyproject';
 import { artifactPath, storeArtifact } from './lib/artifact-store';
 import { lastLines } from './lib/build-failure';
-import { runBuilder } from './lib/builder-process';
+import { runChild, UV_PASS, uvWorkerPaths } from './lib/child-process';
+import { ownedTempDir } from './lib/leftovers';
 import { findBuildRecord, recordBuild, replaceBuildRecord, type BuildKey } from './lib/build-record';
 import { readDistMetadata } from './lib/dist-metadata';
 import { reconcileWithIndex } from './lib/earlier-uploads';
@@ -42,17 +41,6 @@ export function classifyDistributions(files: readonly string[], name: string, ve
     throw failure('BuildOutputMismatch', `build of ${name} ${version} produced unexpected files: ${problems.join('; ')}`);
   }
   return [...sdists.map((filename) => ({ filename, kind: 'sdist' as const })), ...wheels.sort().map((filename) => ({ filename, kind: 'wheel' as const }))];
-}
-
-/** What uv needs from the worker's environment to reach an index: its own settings (never publish credentials), proxies, CA certificates. */
-function uvEnvironment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined) continue;
-    const uv = k.startsWith('UV_') && !k.startsWith('UV_PUBLISH_') && !k.includes('PASSWORD') && !k.includes('TOKEN');
-    if (uv || /^(https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|XDG_CACHE_HOME)$/i.test(k)) env[k] = v;
-  }
-  return env;
 }
 
 /**
@@ -111,12 +99,13 @@ async function freshBuild(
   const packageDir = pathInCheckout(checkout, pkg.path, `package ${pkg.name}: path`);
   const dynamic = await readDynamic(checkout, pkg.path);
   // The build backend is code from the repository being released: it runs without the worker's
-  // secrets (runBuilder's minimal environment), and is killed when the step is cancelled.
-  const built = await runBuilder(tools.uv(), ['build', '--sdist', '--wheel', '--no-progress', '--out-dir', out, packageDir], {
+  // secrets, in a private HOME, and is killed with uv when the step is cancelled (child-process.ts).
+  const built = await runChild(tools.uv(), ['build', '--sdist', '--wheel', '--no-progress', '--out-dir', out, packageDir], {
     cwd: checkout,
-    signal: Context.current().cancellationSignal,
+    untrusted: true,
+    pass: UV_PASS,
     env: {
-      ...uvEnvironment(),
+      ...uvWorkerPaths(),
       // The commit time makes archive timestamps, and so the hashes, reproducible where the backend allows.
       SOURCE_DATE_EPOCH: String(epoch),
       NO_COLOR: '1',
@@ -130,14 +119,9 @@ async function freshBuild(
   const names = (await readdir(out)).filter((f) => f.endsWith('.tar.gz') || f.endsWith('.whl'));
   await checkBuiltVersions(out, names, pkg.name, input.version, dynamic);
   const files = classifyDistributions(names, pkg.name, input.version);
-  const check = await execa(tools.twine(), ['check', ...files.map((f) => join(out, f.filename))], {
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    env: { NO_COLOR: '1' },
-  });
+  const check = await runChild(tools.twine(), ['check', ...files.map((f) => join(out, f.filename))], { env: { NO_COLOR: '1' } });
   if (check.exitCode !== 0) {
-    throw failure('MetadataInvalid', `metadata check of ${pkg.name} failed:\n${lastLines(check.all ?? '', 15)}`);
+    throw failure('MetadataInvalid', `metadata check of ${pkg.name} failed:\n${lastLines(check.output, 15)}`);
   }
   return files;
 }
@@ -156,7 +140,7 @@ export async function buildPackage(settings: WorkerSettings, input: BuildPackage
   if (!pkg) throw failure('UnknownPackage', `package ${input.package} is not in the configuration`);
   const repo = repoRef(input.config);
   const key: BuildKey = { owner: repo.owner, repo: repo.name, commit: input.commit, package: pkg.name, version: input.version };
-  const out = await mkdtemp(join(tmpdir(), 'tagship-build-'));
+  const out = await ownedTempDir('build');
   try {
     let files: readonly BuiltFile[];
     let reusedFrom: string | undefined;

@@ -13,6 +13,8 @@ import { distributionStem } from './build-package';
 import type { BuildSlots } from './lib/build-slots';
 import { commitTime, ensureCheckout } from './lib/git-checkout';
 import { publishVariantImage } from './lib/image-build';
+import { throwIfCancelled } from './lib/child-process';
+import { heartbeat } from './lib/heartbeat';
 import type { ExpectedPackage, PublishedWheel } from './lib/image-contents';
 import type { ProjectMetadata } from './lib/image-plan';
 import { repoRef } from './lib/repo-ref';
@@ -67,6 +69,8 @@ async function localWheel(settings: WorkerSettings, file: { filename: string; sh
   try {
     await downloadIndexFile(file, cached, signal);
   } catch (err) {
+    // A cancelled step's aborted download is its cancellation, not an unavailable wheel.
+    throwIfCancelled(signal);
     throw failure('WheelUnavailable', (err as Error).message);
   }
   return cached;
@@ -123,6 +127,6 @@ export async function publishImage(settings: WorkerSettings, slots: BuildSlots, 
     expected: () => expectedPackages(settings, config, variant.packages, input.version, ctx.cancellationSignal),
     scanCacheDir: join(settings.workDir, 'layer-scans'),
     signal: ctx.cancellationSignal,
-    heartbeat: (detail: string) => ctx.heartbeat(detail),
+    heartbeat: (detail: string) => heartbeat(detail),
   });
 }

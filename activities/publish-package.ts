@@ -1,12 +1,11 @@
 // Upload one package's built files to the index. Idempotent by content: a file the index already
 // has with the same sha256 is done; one it has with another sha256 can never be fixed by retrying
 // (indexes never let a file name be reused), so that is a permanent error naming both hashes.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { execa } from 'execa';
+import { rm } from 'node:fs/promises';
 import type { BuiltFile, PublishedPackage } from '../src/contract/release';
 import { tools } from './lib/tools';
+import { runChild, UV_PASS, uvWorkerPaths } from './lib/child-process';
+import { ownedTempDir } from './lib/leftovers';
 import type { Credentials, WorkerSettings } from './lib/settings';
 import { fetchArtifact } from './lib/artifact-store';
 import { trustedPublishingCredentials } from './lib/trusted-publishing';
@@ -46,15 +45,16 @@ function statusOf(output: string): number | undefined {
 }
 
 async function upload(config: PublishConfig, credentials: Credentials, paths: readonly string[]): Promise<void> {
-  const res = await execa(tools.uv(), ['publish', '--no-progress', '--trusted-publishing', 'never', '--publish-url', config.index.upload_url, ...paths], {
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    // Credentials only through the environment: argv is visible to every user of the machine.
-    env: { UV_PUBLISH_USERNAME: credentials.username, UV_PUBLISH_PASSWORD: credentials.password, NO_COLOR: '1' },
+  // Killed with its whole process group when the step is cancelled (child-process.ts): an upload
+  // cut off before its request completes never lands on the index.
+  const res = await runChild(tools.uv(), ['publish', '--no-progress', '--trusted-publishing', 'never', '--publish-url', config.index.upload_url, ...paths], {
+    pass: UV_PASS,
+    // Credentials only through this child's environment: argv is visible to every user of the machine.
+    env: { ...uvWorkerPaths(), UV_PUBLISH_USERNAME: credentials.username, UV_PUBLISH_PASSWORD: credentials.password, NO_COLOR: '1' },
+    secrets: [credentials.password],
   });
   if (res.exitCode === 0) return;
-  const output = (res.all ?? '').split(credentials.password).join('***').trim().split('\n').slice(-8).join('\n');
+  const output = res.output.trim().split('\n').slice(-8).join('\n');
   const status = statusOf(output);
   const message = `upload to ${config.index.upload_url} failed${status ? ` (HTTP ${status})` : ''}:\n${output}`;
   // 4xx other than throttling/timeouts/conflicts will not change on retry; 409 means another
@@ -82,7 +82,7 @@ export async function publishPackage(settings: WorkerSettings, input: PublishPac
   const plan = planUpload(input.config.index.upload_url, input.files, await listProjectFilesForStep(input.config.index.simple_url, input.package));
   if (plan.upload.length === 0) return { package: input.package, uploaded: [], alreadyPresent: plan.alreadyPresent };
   const credentials = await uploadCredentials(settings, input);
-  const dir = await mkdtemp(join(tmpdir(), 'tagship-publish-'));
+  const dir = await ownedTempDir('publish');
   try {
     const paths: string[] = [];
     for (const f of plan.upload) paths.push(await fetchArtifact(settings.artifactDir, f.sha256, f.filename, dir));

@@ -11,11 +11,12 @@
 // - overlay storage, falling back to vfs where overlay cannot mount (vfs copies the whole root
 //   filesystem for every layer: slow, and it fills disks).
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tools } from './tools';
 import { buildFailure, classifyBuildOutput, lastLines, normalizeOutput } from './build-failure';
 import { runBuilder, type BuilderRun } from './builder-process';
+import { ownedTempDir } from './leftovers';
 import { argPairs, type ImagePlan } from './image-plan';
 import { failure } from '../../src/contract/failures';
 
@@ -36,11 +37,12 @@ export function storageDriver(root: string): Promise<StorageDriver> {
   if (!p) {
     p = (async () => {
       const global = buildahGlobal(root, 'overlay');
-      const from = await runBuilder(tools.buildah(), [...global, 'from', '--quiet', 'scratch']);
+      // Shared by every step on this worker (the answer is cached), so no one step's cancel may cut it short.
+      const from = await runBuilder(tools.buildah(), [...global, 'from', '--quiet', 'scratch'], { cancellable: false });
       const ctr = from.output.trim().split('\n').pop() ?? '';
       if (from.exitCode !== 0 || !ctr) return 'vfs';
-      const mount = await runBuilder(tools.buildah(), [...global, 'mount', ctr]);
-      await runBuilder(tools.buildah(), [...global, 'rm', ctr]);
+      const mount = await runBuilder(tools.buildah(), [...global, 'mount', ctr], { cancellable: false });
+      await runBuilder(tools.buildah(), [...global, 'rm', ctr], { cancellable: false });
       return mount.exitCode === 0 ? 'overlay' : 'vfs';
     })();
     probed.set(root, p);
@@ -125,7 +127,7 @@ async function smokeTest(plan: ImagePlan, global: readonly string[], imageId: st
       );
     }
   } finally {
-    await runBuilder(tools.buildah(), [...global, 'rm', ctr]);
+    await runBuilder(tools.buildah(), [...global, 'rm', ctr], { cancellable: false });
   }
 }
 
@@ -157,8 +159,8 @@ async function buildPlatform(
 export async function buildWithBuildah(plan: ImagePlan, opts: BuildahOptions): Promise<Record<string, number>> {
   const driver = await storageDriver(opts.root);
   const global = buildahGlobal(opts.root, driver);
-  await mkdir(opts.root, { recursive: true });
-  const work = await mkdtemp(join(opts.root, 'job-'));
+  // Named for this worker process, so a later worker's sweep removes it if this one is killed.
+  const work = await ownedTempDir('job', opts.root);
   const env: Record<string, string> = {};
   if (opts.insecureRegistries.length > 0) {
     env.CONTAINERS_REGISTRIES_CONF = join(work, 'registries.conf');
@@ -191,7 +193,7 @@ export async function buildWithBuildah(plan: ImagePlan, opts: BuildahOptions): P
     if (push.exitCode !== 0) throw buildFailure(classifyBuildOutput(push.output, true), `push of ${plan.ref}`, push.exitCode, push.output);
     return took;
   } finally {
-    await runBuilder(tools.buildah(), [...global, 'manifest', 'rm', manifest]);
+    await runBuilder(tools.buildah(), [...global, 'manifest', 'rm', manifest], { cancellable: false });
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -4,12 +4,12 @@
 // a setting of the buildkit builder itself (buildkitd.toml `[registry."host"] http = true`);
 // the push's own registry is marked insecure on the output.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tools } from './tools';
 import { buildFailure, classifyBuildOutput, lastLines } from './build-failure';
 import { runBuilder } from './builder-process';
+import { ownedTempDir } from './leftovers';
 import { argPairs, type ImagePlan } from './image-plan';
 import { failure } from '../../src/contract/failures';
 
@@ -63,7 +63,12 @@ export interface BuildxOptions {
 
 export async function buildWithBuildx(plan: ImagePlan, opts: BuildxOptions): Promise<void> {
   const env = opts.dockerConfig ? { DOCKER_CONFIG: opts.dockerConfig } : undefined;
-  const run = (args: string[]) => runBuilder(tools.docker(), args, { ...(env ? { env } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const run = (args: string[], cancellable = true) =>
+    runBuilder(tools.docker(), args, {
+      ...(env ? { env } : {}),
+      ...(opts.signal && cancellable ? { signal: opts.signal } : {}),
+      ...(cancellable ? {} : { cancellable }),
+    });
   if (plan.smoke.length > 0) {
     for (const platform of plan.platforms) {
       const localTag = `tagship-smoke-${randomBytes(6).toString('hex')}:${platform.replaceAll('/', '-')}`;
@@ -80,11 +85,11 @@ export async function buildWithBuildx(plan: ImagePlan, opts: BuildxOptions): Pro
           );
         }
       } finally {
-        await run(['image', 'rm', '--force', localTag]);
+        await run(['image', 'rm', '--force', localTag], false);
       }
     }
   }
-  const dir = await mkdtemp(join(tmpdir(), 'tagship-buildx-'));
+  const dir = await ownedTempDir('buildx');
   try {
     opts.heartbeat?.(`building and pushing ${plan.ref} for ${plan.platforms.join(', ')}`);
     const pushed = await run(dockerBuildxArgs(plan, join(dir, 'metadata.json'), opts.insecure));

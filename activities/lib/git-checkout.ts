@@ -4,9 +4,10 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execa } from 'execa';
+import { CancelledFailure } from '@temporalio/common';
 import { COMMIT_RE } from '../../src/contract/git-refs';
 import { tools } from './tools';
+import { runChild } from './child-process';
 import { badTagMessage, versionFromTag } from '../../src/contract/version';
 import { failure } from '../../src/contract/failures';
 
@@ -19,14 +20,50 @@ export interface RepoRef {
   readonly url: string;
 }
 
-/** Runs git without a terminal or credential prompts and returns its trimmed stdout. */
+/** What git takes from the worker's environment besides the allow-list: how it reaches remotes over ssh and https. */
+const GIT_PASS = [
+  'SSH_AUTH_SOCK',
+  'GIT_SSH',
+  'GIT_SSH_COMMAND',
+  'GIT_SSL_CAINFO',
+  'GIT_SSL_CAPATH',
+  'XDG_CONFIG_HOME',
+  'GIT_CONFIG_GLOBAL',
+  'GIT_CONFIG_NOSYSTEM',
+];
+
+export class GitError extends Error {
+  override name = 'GitError';
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs git without a terminal or credential prompts and returns its trimmed stdout; a non-zero exit
+ * is a GitError carrying git's stderr. git keeps the worker's HOME: its credential helpers and
+ * known hosts are how it authenticates (repository.url never carries credentials).
+ */
 export async function git(args: readonly string[], cwd?: string): Promise<string> {
-  const res = await execa(tools.git(), [...args], {
-    cwd,
-    // Never ask for credentials on a terminal that is not there.
-    env: { GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' },
-    stdin: 'ignore',
+  const res = await runChild(tools.git(), args, {
+    home: 'worker',
+    pass: GIT_PASS,
+    env: {
+      // Never ask for credentials on a terminal that is not there.
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_ASKPASS: 'true',
+      // No ext:: or fd:: transports (they run commands), nor plain http or git://.
+      GIT_ALLOW_PROTOCOL: 'file:https:ssh',
+    },
+    ...(cwd ? { cwd } : {}),
   });
+  if (res.exitCode !== 0) {
+    const command = args.find((a) => /^[a-z][a-z-]*$/.test(a)) ?? '';
+    throw new GitError(`git ${command} failed (exit ${res.exitCode ?? '?'}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`, res.stderr);
+  }
   return res.stdout.trim();
 }
 
@@ -64,6 +101,7 @@ export async function resolveTag(workDir: string, repo: RepoRef, tag: string): P
   try {
     await git(['--git-dir', mirror, 'fetch', '--quiet', '--force', '--no-tags', '--', repo.url, `+refs/tags/${tag}:refs/tags/${tag}`]);
   } catch (err) {
+    if (err instanceof CancelledFailure) throw err;
     const stderr = (err as { stderr?: string }).stderr ?? '';
     if (/couldn't find remote ref|not found in upstream/i.test(stderr)) {
       throw failure('TagNotFound', `tag ${tag} does not exist in ${repo.url}`);

@@ -2,7 +2,7 @@
 // push, read the index back from the registry, prove what every platform contains, then give it
 // its other tags. A moving tag (e.g. `core-latest`) is moved only after the contents are proven.
 // Registry credentials reach the builder through a 0600 file, never argv, logs or RUN steps.
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -10,6 +10,7 @@ import type { PublishedImage } from '../../src/contract/release';
 import type { Credentials } from './settings';
 import { buildWithBuildah } from './buildah-builder';
 import { buildWithBuildx } from './buildx-builder';
+import { ownedTempDir } from './leftovers';
 import type { BuildSlots } from './build-slots';
 import { verifyImageContents, type ExpectedPackage } from './image-contents';
 import { planImage, type ImagePlan, type ImagePlanInput } from './image-plan';
@@ -31,13 +32,17 @@ export interface ImageJob extends ImagePlanInput {
   readonly heartbeat?: (detail: string) => void;
 }
 
-/** A docker-style config.json with one registry's credentials, in a private temp dir. */
+/**
+ * A docker-style config.json with one registry's credentials: 0600 in a 0700 directory named for
+ * this worker process, removed in the caller's `finally` or, if the worker is killed first, by the
+ * next worker's sweep (leftovers.ts).
+ */
 async function writeAuthConfig(registry: string, auth: Credentials | undefined): Promise<{ dir: string; file: string } | undefined> {
   if (!auth) return undefined;
-  const dir = await mkdtemp(join(tmpdir(), 'tagship-auth-'));
+  const dir = await ownedTempDir('auth');
   const file = join(dir, 'config.json');
   const encoded = Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
-  await writeFile(file, JSON.stringify({ auths: { [registry]: { auth: encoded } } }), { mode: 0o600 });
+  await writeFile(file, JSON.stringify({ auths: { [registry]: { auth: encoded } } }), { mode: 0o600, flag: 'wx' });
   return { dir, file };
 }
 

@@ -87,7 +87,7 @@ export class RegistryClient {
         method: init.method ?? 'GET',
         headers,
         ...(init.body ? { body: init.body } : {}),
-        signal: this.opts.signal ?? AbortSignal.timeout(init.timeoutMs ?? 60_000),
+        signal: this.deadline(init.timeoutMs ?? 60_000),
       });
     };
     let res: Response;
@@ -101,10 +101,18 @@ export class RegistryClient {
         res = await send();
       }
     } catch (err) {
+      // A cancelled step is a cancellation, not a registry that could not be reached (which would be retried).
+      if (this.opts.signal?.aborted) throw this.opts.signal.reason;
       if (err instanceof RegistryError) throw err;
       throw new RegistryError(`cannot reach registry ${this.ref.registry}: ${(err as Error).message}`, 0);
     }
     return res;
+  }
+
+  /** The request's own time limit, and the caller's cancel besides: each applies whichever comes first. */
+  private deadline(timeoutMs: number): AbortSignal {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    return this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
   }
 
   private async fetchToken(challenge: string, scope: string): Promise<string> {
@@ -115,7 +123,7 @@ export class RegistryClient {
     url.searchParams.set('scope', `repository:${this.ref.repository}:${scope}`);
     const headers: Record<string, string> = {};
     if (this.opts.auth) headers.authorization = `Basic ${Buffer.from(`${this.opts.auth.username}:${this.opts.auth.password}`).toString('base64')}`;
-    const res = await fetch(url, { headers, signal: this.opts.signal ?? AbortSignal.timeout(30_000) });
+    const res = await fetch(url, { headers, signal: this.deadline(30_000) });
     if (!res.ok) {
       await res.body?.cancel();
       throw new RegistryError(`${this.ref.registry} token endpoint answered ${res.status} for scope ${scope}`, res.status);
