@@ -1,24 +1,35 @@
 // The worker's activities, built over this worker's settings (paths and credentials stay out of
 // workflow payloads). One entry point per file beside this one; what they share is in ./lib.
-// Every input's config slice is brought up to today's shape here, once, so a release recorded by
-// an older tagship runs on with today's activities.
+// Every call goes through `step` below, once, for what all of them need:
+// - its input's config slice is brought up to today's shape, so a release recorded by an older
+//   tagship runs on with today's activities;
+// - every secret the worker knows (and those the call learns) is redacted from what leaves the
+//   worker: the failure, its details and causes, heartbeats, log lines and the result;
+// - long steps heartbeat on a timer (lib/heartbeat), so a worker that dies mid-build is noticed
+//   within the heartbeat timeout and a cancel reaches a step, even while it waits for a build slot;
+// - package and image builds take a slot, so a burst of releases does not thrash the worker.
+import { Context } from '@temporalio/activity';
 import { ConfigError } from '../src/config/schema';
 import { upgradeSlice } from '../src/config/upgrade';
 import type { ReleaseActivities } from '../src/contract/activities';
+import { failure } from '../src/contract/failures';
 import { buildPackage } from './build-package';
 import { publishGitHubRelease } from './github-release';
-import { DEFAULT_IMAGE_BUILDS, type WorkerSettings } from './lib/settings';
 import { BuildSlots } from './lib/build-slots';
-import { whileHeartbeating } from './lib/heartbeat';
+import { processRedactor, Redactor, registerSecret, withRedactor } from './lib/redactor';
+import { DEFAULT_IMAGE_BUILDS, defaultBuilds, type WorkerSettings } from './lib/settings';
 import { publishImage } from './publish-image';
-import { preflightRelease } from './preflight-release';
 import { publishPackage } from './publish-package';
 import { retagLatest } from './retag-latest';
 import { runningReleaseVersions } from './running-releases';
 import { tagRelease } from './tag-release';
 import { validateRelease } from './validate-release';
 import { waitUntilVisible } from './wait-visible';
-import { failure } from '../src/contract/failures';
+import { whileHeartbeating } from './lib/heartbeat';
+import { preflightRelease } from './preflight-release';
+
+// As often as lib/heartbeat's timer: well inside every step's heartbeat timeout.
+const HEARTBEAT_EVERY_MS = 5_000;
 
 function upgraded<I extends { readonly config: object }>(input: I): I {
   try {
@@ -30,18 +41,95 @@ function upgraded<I extends { readonly config: object }>(input: I): I {
   }
 }
 
+/** Every secret in the worker's settings: index, registry and GitHub credentials and the payload keys. */
+function addSettingsSecrets(redactor: Redactor, settings: WorkerSettings): Redactor {
+  for (const c of [settings.index, settings.registry]) if (c) redactor.add(c.password, c.username);
+  // GitHub takes a token as the password of any user name; git's credential helpers use this one.
+  redactor.add(settings.githubToken, 'x-access-token');
+  for (const key of settings.codec?.keys.values() ?? []) redactor.addKey(key);
+  return redactor;
+}
+
+/**
+ * Runs one activity call with its own redactor. The call's context gets a redacting heartbeat and
+ * logger in place of its own, because activities and lib code call `ctx.heartbeat` and `ctx.log`
+ * directly, and what they pass may hold a child process's output.
+ */
+async function step<O>(base: Redactor, work: () => Promise<O>): Promise<O> {
+  const redactor = base.child();
+  const ctx = Context.current();
+  const { heartbeat, log } = ctx;
+  const own = (value: unknown) => ({ value, writable: true, configurable: true, enumerable: true });
+  Object.defineProperty(
+    ctx,
+    'heartbeat',
+    own((details?: unknown) => heartbeat(redactor.value(details))),
+  );
+  Object.defineProperty(ctx, 'log', own(redactor.logger(log)));
+  try {
+    return redactor.value(await withRedactor(redactor, work));
+  } catch (err) {
+    throw redactor.error(err);
+  } finally {
+    // A context outlives its call only in tests (MockActivityEnvironment reuses one); give it back as it was.
+    Object.defineProperty(ctx, 'heartbeat', own(heartbeat));
+    Object.defineProperty(ctx, 'log', own(log));
+  }
+}
+
+/**
+ * Runs `work` holding one of `slots`. While the step waits it heartbeats that it waits and where it
+ * is in line, so the UI says why and a cancel still reaches it (the wait then ends at once). The
+ * line is ordered by when each step was first scheduled: older releases first.
+ */
+async function inSlot<T>(slots: BuildSlots, subject: string, work: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  let note = `${subject}: waiting for a ${slots.what} slot on this worker`;
+  const timer = setInterval(() => ctx.heartbeat(note), HEARTBEAT_EVERY_MS);
+  let release: () => void;
+  try {
+    release = await slots.forStep(ctx.info.scheduledTimestampMs).acquire(ctx.cancellationSignal, {
+      onPosition: (position) => {
+        note = `${subject}: waiting for a ${slots.what} slot on this worker (${position} in line, ${slots.size} at a time)`;
+        ctx.heartbeat(note);
+      },
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
 export function createActivities(settings: WorkerSettings): ReleaseActivities {
-  const imageSlots = new BuildSlots(settings.imageBuilds ?? DEFAULT_IMAGE_BUILDS);
+  const secrets = addSettingsSecrets(new Redactor(), settings);
+  // Log lines written outside any activity call (a Runtime logger through redactingLogger) redact them too.
+  addSettingsSecrets(processRedactor, settings);
+  const builds = new BuildSlots(settings.limits?.builds ?? defaultBuilds(), 'package build');
+  const images = new BuildSlots(settings.limits?.imageBuilds ?? DEFAULT_IMAGE_BUILDS, 'image build');
   return {
-    validateRelease: (input) => validateRelease(settings, upgraded(input)),
-    preflightRelease: (input) => whileHeartbeating('preflight', () => preflightRelease(settings, upgraded(input))),
-    buildPackage: (input) => whileHeartbeating(input.package, () => buildPackage(settings, upgraded(input))),
-    publishPackage: (input) => whileHeartbeating(input.package, () => publishPackage(settings, upgraded(input))),
-    waitUntilVisible: (input) => waitUntilVisible(upgraded(input)),
-    publishImage: (input) => whileHeartbeating(input.variant, () => publishImage(settings, imageSlots, upgraded(input))),
-    publishGitHubRelease: (input) => publishGitHubRelease(settings, upgraded(input)),
-    retagLatest: (input) => retagLatest(settings, upgraded(input)),
-    runningReleaseVersions: (input) => runningReleaseVersions(upgraded(input)),
-    tagRelease: (input) => tagRelease(settings, upgraded(input)),
+    validateRelease: (input) => step(secrets, () => validateRelease(settings, upgraded(input))),
+    preflightRelease: (input) => step(secrets, () => whileHeartbeating('preflight', () => preflightRelease(settings, upgraded(input)))),
+    buildPackage: (input) =>
+      step(secrets, () => inSlot(builds, input.package, () => whileHeartbeating(input.package, () => buildPackage(settings, upgraded(input))))),
+    publishPackage: (input) =>
+      step(secrets, () => {
+        // The forwarded OIDC token is this call's alone; an upload token minted from it registers itself.
+        registerSecret(input.oidcToken);
+        return whileHeartbeating(input.package, () => publishPackage(settings, upgraded(input)));
+      }),
+    waitUntilVisible: (input) => step(secrets, () => waitUntilVisible(upgraded(input))),
+    publishImage: (input) =>
+      step(secrets, () =>
+        // The image slot is taken around the build alone (in lib/image-build), in the order the steps were first scheduled.
+        whileHeartbeating(input.variant, () => publishImage(settings, images.forStep(Context.current().info.scheduledTimestampMs), upgraded(input))),
+      ),
+    publishGitHubRelease: (input) => step(secrets, () => publishGitHubRelease(settings, upgraded(input))),
+    retagLatest: (input) => step(secrets, () => retagLatest(settings, upgraded(input))),
+    runningReleaseVersions: (input) => step(secrets, () => runningReleaseVersions(upgraded(input))),
+    tagRelease: (input) => step(secrets, () => tagRelease(settings, upgraded(input))),
   };
 }

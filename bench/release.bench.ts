@@ -75,7 +75,7 @@ async function bench(): Promise<void> {
         `  end-to-end           ${e2e} ms\n` +
         `  critical path        ${critical} ms   ratio end-to-end / critical path = ${(e2e / critical).toFixed(3)}\n` +
         `  seed's sequential    ${sequential} ms   speed-up = ${(sequential / e2e).toFixed(2)}x\n` +
-        `  longest image step   ${median(imagePhase)} ms (build slots: ${workerSettingsForStack(stack).imageBuilds ?? 'default'})\n`,
+        `  longest image step   ${median(imagePhase)} ms (build slots: ${workerSettingsForStack(stack).limits?.imageBuilds ?? 'default'})\n`,
     );
     process.stdout.write('\nper-platform image build + smoke test (median over variants and releases):\n');
     for (const [platform, xs] of [...platformMs].sort()) {

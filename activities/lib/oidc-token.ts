@@ -4,6 +4,7 @@
 // skipped, and when none is usable the error lists every source and why.
 import { readFile } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
+import { registerSecret } from './redactor';
 
 export interface OidcToken {
   readonly token: string;
@@ -55,6 +56,7 @@ function sources(audience: string, forwarded: string | undefined, env: NodeJS.Pr
         const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
         const bearer = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
         if (!url || !bearer) return undefined;
+        registerSecret(bearer);
         const target = new URL(url);
         target.searchParams.set('audience', audience);
         const res = await fetch(target, { headers: { authorization: `bearer ${bearer}` }, signal: AbortSignal.timeout(10_000) });
@@ -97,6 +99,8 @@ export async function resolveOidcToken(audience: string, forwarded: string | und
       notes.push(`${source.name}: not configured`);
       continue;
     }
+    // Whichever source it came from, the token is this activity call's secret from now on.
+    registerSecret(token);
     const left = secondsLeft(token);
     if (left !== undefined && left < SKEW_SECONDS) {
       sawExpired = true;

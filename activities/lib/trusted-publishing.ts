@@ -4,6 +4,7 @@
 import type { Credentials } from './settings';
 import { OidcTokenUnavailable, publicClaims, resolveOidcToken } from './oidc-token';
 import { failure, failureWithDetails } from '../../src/contract/failures';
+import { registerSecret } from './redactor';
 
 function endpoint(oidcUrl: string, path: string): string {
   return new URL(path, oidcUrl.endsWith('/') ? oidcUrl : `${oidcUrl}/`).toString();
@@ -54,7 +55,11 @@ export async function mintUploadToken(oidcUrl: string, oidcToken: string): Promi
     { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: oidcToken }) },
     'trusted publishing exchange',
   );
-  if (status === 200 && typeof body.token === 'string') return body.token;
+  if (status === 200 && typeof body.token === 'string') {
+    // Known from here on to this activity call's redactor: an upload that echoes it stays clean.
+    registerSecret(body.token, '__token__');
+    return body.token;
+  }
   const errors = (body as PypiErrorBody).errors ?? [];
   const codes = errors.map((e) => e.code ?? '?');
   const message =
