@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { freePort, httpOk, startService } from './service';
+import { privateDir, writePrivateFile } from './private-files';
+import { freePort, httpOk, startService, type RunningService } from './service';
 import { tools } from '../../../activities/lib/tools';
 
 export interface PypiServerOptions {
@@ -20,24 +21,32 @@ export interface PypiServer {
   readonly username: string;
   readonly password: string;
   readonly packagesDir: string;
+  /** The server process (for the stack's state file). */
+  readonly service: RunningService;
   stop(): Promise<void>;
 }
 
-/** Writes an Apache htpasswd file with passlib; the password goes over stdin, never argv. */
+/**
+ * Writes an Apache htpasswd file (0600: its hash is an offline guess away from the password) with
+ * passlib; the password goes over stdin, never argv, and the file is written here, not by passlib,
+ * which would create it with the umask's mode.
+ */
 async function writeHtpasswd(file: string, username: string, password: string): Promise<void> {
   const script = [
     'import sys',
     'from passlib.apache import HtpasswdFile',
-    'h = HtpasswdFile(sys.argv[1], new=True)',
-    'h.set_password(sys.argv[2], sys.stdin.read())',
-    'h.save()',
+    'h = HtpasswdFile()',
+    'h.set_password(sys.argv[1], sys.stdin.read())',
+    'sys.stdout.buffer.write(h.to_string())',
   ].join('\n');
-  await execa(process.env.PYTHON ?? 'python3', ['-c', script, file, username], { input: password });
+  const { stdout } = await execa(process.env.PYTHON ?? 'python3', ['-c', script, username], { input: password, stripFinalNewline: false });
+  await writePrivateFile(file, stdout);
 }
 
 export async function startPypiServer(opts: PypiServerOptions): Promise<PypiServer> {
   const packagesDir = join(opts.dataDir, 'packages');
-  await mkdir(packagesDir, { recursive: true });
+  await privateDir(opts.dataDir);
+  await mkdir(packagesDir, { recursive: true, mode: 0o700 });
   const username = opts.username ?? 'tagship';
   const password = opts.password ?? randomBytes(18).toString('base64url');
   const htpasswd = join(opts.dataDir, 'htpasswd');
@@ -66,7 +75,8 @@ export async function startPypiServer(opts: PypiServerOptions): Promise<PypiServ
       'none',
       packagesDir,
     ],
+    ports: [port],
     ready: () => httpOk(`${base}/health`),
   });
-  return { uploadUrl: `${base}/`, simpleUrl: `${base}/simple/`, username, password, packagesDir, stop: () => service.stop() };
+  return { uploadUrl: `${base}/`, simpleUrl: `${base}/simple/`, username, password, packagesDir, service, stop: () => service.stop() };
 }

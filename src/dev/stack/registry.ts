@@ -1,8 +1,9 @@
 // A real OCI distribution registry (Debian's docker-registry, the CNCF distribution server) on
 // 127.0.0.1 over plain HTTP, storing blobs under dataDir. Deletes are on so retags can be undone.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, httpOk, startService } from './service';
+import { privateDir, writePrivateFile } from './private-files';
+import { freePort, httpOk, startService, type RunningService } from './service';
 import { tools } from '../../../activities/lib/tools';
 
 export interface RegistryOptions {
@@ -15,11 +16,14 @@ export interface RegistryOptions {
 export interface LocalRegistry {
   /** host:port, the registry part of an image reference. */
   readonly host: string;
+  /** The server process (for the stack's state file). */
+  readonly service: RunningService;
   stop(): Promise<void>;
 }
 
 export async function startRegistry(opts: RegistryOptions): Promise<LocalRegistry> {
-  await mkdir(join(opts.dataDir, 'storage'), { recursive: true });
+  await privateDir(opts.dataDir);
+  await mkdir(join(opts.dataDir, 'storage'), { recursive: true, mode: 0o700 });
   const port = opts.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   const configFile = join(opts.dataDir, 'config.yml');
@@ -34,12 +38,13 @@ export async function startRegistry(opts: RegistryOptions): Promise<LocalRegistr
     },
     http: { addr: host, headers: { 'X-Content-Type-Options': ['nosniff'] } },
   };
-  await writeFile(configFile, JSON.stringify(config, null, 2));
+  await writePrivateFile(configFile, JSON.stringify(config, null, 2));
   const service = await startService({
     name: 'docker-registry',
     file: tools.dockerRegistry(),
     args: ['serve', configFile],
+    ports: [port],
     ready: () => httpOk(`http://${host}/v2/`),
   });
-  return { host, stop: () => service.stop() };
+  return { host, service, stop: () => service.stop() };
 }

@@ -2,7 +2,7 @@
 // frontend, optional Web UI, optional SQLite file so `tagship dev` keeps history across restarts.
 import { connect } from 'node:net';
 import { Connection } from '@temporalio/client';
-import { freePort, httpOk, startService } from './service';
+import { freePort, httpOk, startService, type RunningService } from './service';
 import { tools } from '../../../activities/lib/tools';
 
 export interface TemporalDevServerOptions {
@@ -21,6 +21,8 @@ export interface TemporalDevServer {
   readonly address: string;
   readonly uiUrl: string;
   readonly namespace: string;
+  /** The server process (for the stack's state file). */
+  readonly service: RunningService;
   stop(): Promise<void>;
 }
 
@@ -40,8 +42,8 @@ function tcpOpen(port: number): Promise<boolean> {
   });
 }
 
-/** Open port is not enough: the namespace must be registered before workers poll it. */
-async function namespaceReady(address: string, namespace: string): Promise<boolean> {
+/** True when the Temporal frontend at `address` answers for `namespace` (registered, so workers can poll it). */
+export async function temporalAnswers(address: string, namespace: string): Promise<boolean> {
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address, connectTimeout: 2000 });
@@ -82,8 +84,9 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}
     name: 'temporal dev server',
     file: tools.temporal(),
     args,
+    ports: opts.headless ? [port] : [port, uiPort],
     readyTimeoutMs: 90_000,
-    ready: async () => (await tcpOpen(port)) && (await namespaceReady(address, namespace)) && (opts.headless || (await httpOk(`${uiUrl}/`))),
+    ready: async () => (await tcpOpen(port)) && (await temporalAnswers(address, namespace)) && (opts.headless || (await httpOk(`${uiUrl}/`))),
   });
-  return { address, uiUrl, namespace, stop: () => service.stop() };
+  return { address, uiUrl, namespace, service, stop: () => service.stop() };
 }
