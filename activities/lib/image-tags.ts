@@ -3,6 +3,29 @@
 // (`{major}.{minor}-{variant}` → all 1.0.x). A moving tag follows the newest STABLE version of
 // its family and never moves backwards. The registry is the only record of what was released,
 // so candidates are read back from its tag list through the first {version} template.
+//
+// Concurrent writers. Releases of one repository (and the scheduled re-publish) move the same
+// tags with no lock: the registry offers no compare-and-set on a manifest PUT, and a PUT may land
+// long after its writer listed the tags (a slow link, a registry having a bad minute). So every
+// writer follows its PUTs of moving tags with a re-check (settleMovingTags): list the tags again,
+// read each tag's digest, and where a tag is not on the newest stable version of its family in
+// that list, copy that version's manifest onto it and re-check again (bounded).
+//
+// Why the last writer's re-check makes the end state right, whatever the interleaving. Let every
+// writer finish its step, let P be the PUT that landed last on a tag T, by writer W, and N the
+// newest stable version of T's family whose immutable tag is in the registry (immutable tags are
+// pushed before any moving tag and never removed; reads see earlier writes). W re-checks after
+// each of its PUTs, so it listed the tags (L) and read T after P landed, saw P's manifest (nothing
+// landed after it), and since it made no later PUT on T, found T right for L. If L holds N, P is
+// N's manifest. If not, N was pushed after L was read, so after P; N's release then listed a
+// registry where N is the newest (its list follows its push) and read T after P: it either found
+// N's manifest there, so P is N's manifest, or PUT N's manifest after P, which contradicts P being
+// last. So T ends on N. A writer that runs out of rounds fails its step retryably (LatestMismatch)
+// and its retry re-checks. Outside the argument: a PUT whose writer stopped waiting for the answer
+// (a timeout) can still land later, unchecked; the scheduled re-publish puts such a tag right.
+//
+// Each writer reports what its own last re-check saw: a release says "moved" only when the tag
+// was on its version then; otherwise it names the newer release the tag follows.
 import type { TagshipConfig } from '../../src/config/schema';
 import type { MovingTagDecision } from '../../src/contract/release';
 import { compareVersions, isStable, parseVersion, type ParsedVersion } from '../../src/contract/version';
@@ -207,31 +230,81 @@ export async function releaseManifest(client: RegistryClient, config: ImageTagsC
   return manifest;
 }
 
+/** Rounds of re-checks after one's own PUTs before giving up; each lists once, reads every tag, PUTs the wrong ones. */
+export const SETTLE_ROUNDS = 6;
+
+/** A moving tag to settle: rendered from `template` for the family `version` belongs to. */
+export interface MovingTagToSettle {
+  readonly template: string;
+  readonly tag: string;
+  readonly version: string;
+}
+
+/** Where one moving tag ended, as its writer's last re-check saw it. */
+export interface SettledTag {
+  readonly tag: string;
+  /** The newest stable version of the tag's family in the last list read; the tag was on its manifest. */
+  readonly version: string;
+  readonly digest: string;
+  /** The tag's digest before this writer's first PUT (undefined: the tag did not exist). */
+  readonly before: string | undefined;
+  /** How many PUTs this writer made on it; 0 when it was already right. */
+  readonly puts: number;
+}
+
 /**
- * Written moving tags that a newer stable release of their family overtook meanwhile. Another
- * release may list the registry before our push and write after us (backwards); every writer
- * re-listing after its own writes means whoever writes last has seen the newest version.
+ * Puts each moving tag on the newest stable version of its family and re-checks after the PUTs,
+ * round by round, until one round (one list, then every tag read) finds them all right: the rule
+ * the header argues for. The last round is one look at the end, so what it returns is where the
+ * tags were when this writer finished. `tags` is a list already read (after this writer's own
+ * immutable push) for the first round; `manifests` caches sources by version (pass a release's
+ * just-pushed manifest under its version). Throws a retryable `LatestMismatch` when a tag still is
+ * not right after SETTLE_ROUNDS rounds of PUTs. Registry errors propagate (wrap in
+ * withRegistryFailures).
  */
-export async function overtaken(
+export async function settleMovingTags(
   client: RegistryClient,
   config: ImageTagsConfig,
   variant: string,
-  written: readonly { readonly template: string; readonly tag: string; readonly version: string }[],
-): Promise<{ tag: string; version: string }[]> {
-  if (written.length === 0) return [];
-  const tags = await client.listTags();
-  return written.flatMap((w) => {
-    const newer = newestInFamily(tags, config, variant, w.template, w.version);
-    return newer !== undefined && compareVersions(parseVersion(newer)!, parseVersion(w.version)!) > 0 ? [{ tag: w.tag, version: newer }] : [];
-  });
+  targets: readonly MovingTagToSettle[],
+  opts: { readonly tags?: readonly string[]; readonly manifests?: Map<string, Manifest> } = {},
+): Promise<SettledTag[]> {
+  const manifests = opts.manifests ?? new Map<string, Manifest>();
+  const before = new Map<string, string | undefined>();
+  const puts = new Map<string, number>(targets.map((t) => [t.tag, 0]));
+  let tags = opts.tags;
+  for (let round = 0; ; round++) {
+    tags ??= await client.listTags();
+    const settled: SettledTag[] = [];
+    const wrong: { tag: string; source: Manifest; version: string; current: string | undefined }[] = [];
+    for (const t of targets) {
+      const newest = newestInFamily(tags, config, variant, t.template, t.version);
+      if (newest === undefined) throw failure('ImageNotFound', `no stable release of ${t.tag}'s family is in the registry any more`);
+      let source = manifests.get(newest);
+      if (!source) manifests.set(newest, (source = await releaseManifest(client, config, variant, newest)));
+      const current = (await client.getManifest(t.tag))?.digest;
+      if (!before.has(t.tag)) before.set(t.tag, current);
+      if (current === source.digest) settled.push({ tag: t.tag, version: newest, digest: source.digest, before: before.get(t.tag), puts: puts.get(t.tag)! });
+      else wrong.push({ tag: t.tag, source, version: newest, current });
+    }
+    if (wrong.length === 0) return settled;
+    if (round === SETTLE_ROUNDS) {
+      const w = wrong[0]!;
+      throw failure('LatestMismatch', `${w.tag} reads back as ${w.current ?? 'missing'} after ${round} re-points, expected ${w.version} (${w.source.digest})`);
+    }
+    for (const w of wrong) {
+      await client.putManifest(w.tag, w.source);
+      puts.set(w.tag, puts.get(w.tag)! + 1);
+    }
+    tags = undefined;
+  }
 }
 
 /**
  * Moves this release's moving tags to `pushed` (its just-pushed, verified manifest) where it is the
- * newest stable version of the tag's family, and returns why each did or did not move. Lists the
- * tags after the push, so a release that finished meanwhile is seen; throws a retryable
- * `LatestMismatch` when a tag does not read back as what was written. Registry errors propagate
- * (wrap in withRegistryFailures).
+ * newest stable version of the tag's family, settles each one it moves (settleMovingTag), and
+ * returns why each did or did not end on this release. Lists the tags after the push, so a release
+ * that finished earlier is seen. Registry errors propagate (wrap in withRegistryFailures).
  */
 export async function moveTags(
   client: RegistryClient,
@@ -240,27 +313,18 @@ export async function moveTags(
   version: string,
   pushed: Manifest,
 ): Promise<MovingTagDecision[]> {
-  const decisions = decide(await client.listTags(), config, variant, version);
-  const moving = decisions.filter((d) => d.moved);
-  for (const d of moving) await client.putManifest(d.tag, pushed);
-  const expected = new Map(moving.map((d) => [d.tag, pushed.digest]));
-  const reasons = new Map<string, string>();
-  for (const o of await overtaken(
-    client,
-    config,
-    variant,
-    moving.map((d) => ({ ...d, version })),
-  )) {
-    const source = await releaseManifest(client, config, variant, o.version);
-    await client.putManifest(o.tag, source);
-    expected.set(o.tag, source.digest);
-    reasons.set(o.tag, `${o.version} was released meanwhile; ${o.tag} follows it`);
-  }
-  for (const [tag, digest] of expected) {
-    const readBack = await client.getManifest(tag);
-    if (readBack?.digest !== digest) {
-      throw failure('LatestMismatch', `${tag} reads back as ${readBack?.digest ?? 'missing'}, expected ${digest}`);
-    }
-  }
-  return decisions.map(({ tag, moved, reason }) => (reasons.has(tag) ? { tag, moved: false, reason: reasons.get(tag)! } : { tag, moved, reason }));
+  const tags = await client.listTags();
+  const decisions = decide(tags, config, variant, version);
+  const moving = decisions.filter((d) => d.moved).map((d) => ({ template: d.template, tag: d.tag, version }));
+  const settled = new Map(
+    moving.length === 0
+      ? []
+      : (await settleMovingTags(client, config, variant, moving, { tags, manifests: new Map([[version, pushed]]) })).map((s) => [s.tag, s]),
+  );
+  return decisions.map(({ tag, moved, reason }) => {
+    const ended = settled.get(tag)?.version;
+    return ended === undefined || ended === version
+      ? { tag, moved, reason }
+      : { tag, moved: false, reason: `${ended} was released meanwhile; ${tag} follows it` };
+  });
 }

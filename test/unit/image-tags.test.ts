@@ -9,11 +9,13 @@ import {
   moveTags,
   newestInFamily,
   renderTag,
+  SETTLE_ROUNDS,
   versionsInRegistry,
   type ImageTagsConfig,
 } from '../../activities/lib/image-tags';
 import type { Manifest, RegistryClient } from '../../activities/lib/registry-client';
 import { DEFAULT_IMAGE_TAGS } from '../../src/config/schema';
+import type { MovingTagDecision } from '../../src/contract/release';
 import { compareVersions, isStable, parseVersion } from '../../src/contract/version';
 import { fuzz } from '../support/fuzz';
 
@@ -256,82 +258,194 @@ describe('publishing in any order', () => {
   }
 });
 
-/** A registry in memory; `onList` runs once before the given listTags call returns (to interleave releases). */
-function fakeRegistry() {
+type Op = 'list' | 'get' | 'put';
+
+/**
+ * A registry in memory that several writers share, each through a client of its own. `when(who,
+ * op, tag, run)` runs `run` once, just before `who`'s next `op` (of `tag`, for get and put) takes
+ * effect: a PUT held back in the network, or another release finishing between a list and a write.
+ * `pause`, when given, runs before and after every effect, so concurrent writers interleave.
+ */
+function fakeRegistry(pause?: () => Promise<void>) {
   const tags = new Map<string, Manifest>();
-  const hooks = new Map<number, () => Promise<void>>();
-  let lists = 0;
+  const hooks: { who: string; op: Op; tag?: string; run: () => Promise<void> }[] = [];
   const manifest = (version: string): Manifest => ({
     digest: `sha256:${version}`,
     mediaType: 'application/vnd.oci.image.index.v1+json',
     bytes: Buffer.from(version),
     json: {},
   });
-  const client = {
-    async listTags() {
-      const snapshot = [...tags.keys()];
-      await hooks.get(++lists)?.();
-      return snapshot;
-    },
-    async getManifest(ref: string) {
-      return tags.get(ref);
-    },
-    async putManifest(tag: string, m: Manifest) {
-      tags.set(tag, m);
-      return m.digest;
-    },
+  async function before(who: string, op: Op, tag?: string): Promise<void> {
+    await pause?.();
+    const i = hooks.findIndex((h) => h.who === who && h.op === op && (h.tag === undefined || h.tag === tag));
+    if (i >= 0) await hooks.splice(i, 1)[0]!.run();
+  }
+  const clientOf = (who: string) =>
+    ({
+      async listTags() {
+        await before(who, 'list');
+        const snapshot = [...tags.keys()];
+        await pause?.();
+        return snapshot;
+      },
+      async getManifest(ref: string) {
+        await before(who, 'get', ref);
+        const m = tags.get(ref);
+        await pause?.();
+        return m;
+      },
+      async putManifest(tag: string, m: Manifest) {
+        await before(who, 'put', tag);
+        tags.set(tag, m);
+        await pause?.();
+        return m.digest;
+      },
+    }) as unknown as RegistryClient;
+  const when = (who: string, op: Op, tag: string | undefined, run: () => Promise<void>) => void hooks.push({ who, op, ...(tag ? { tag } : {}), run });
+  /** What a release does: push its immutable tag, then move its moving tags. */
+  const release = async (version: string, who = version) => {
+    const m = manifest(version);
+    await pause?.();
+    tags.set(`${version}-core`, m);
+    return moveTags(clientOf(who), FAMILIES, 'core', version, m);
   };
-  return { tags, hooks, manifest, client: client as unknown as RegistryClient };
+  const on = (tag: string) => tags.get(tag)?.digest.replace('sha256:', '');
+  return { tags, manifest, clientOf, when, release, on };
 }
 
+/** A promise the test opens when it chooses. */
+function gate(): { open: () => void; opened: Promise<void> } {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, opened };
+}
+
+const report = (decisions: readonly MovingTagDecision[]) => Object.fromEntries(decisions.map((d) => [d.tag, `${d.moved ? 'moved' : 'kept'}: ${d.reason}`]));
+
 describe('moveTags against a registry', () => {
-  it('moves, reads back, and follows a newer release that overtook it', async () => {
+  it('an older release that listed the registry before a newer one finished follows the newer one', async () => {
     const reg = fakeRegistry();
-    const push = (v: string) => {
-      const m = reg.manifest(v);
-      reg.tags.set(`${v}-core`, m);
-      return m;
-    };
-    push('1.0.17');
-    await moveTags(reg.client, FAMILIES, 'core', '1.0.17', reg.manifest('1.0.17'));
+    await reg.release('1.0.17');
     // 1.0.18 lists the registry, then 1.0.19 pushes and moves everything before 1.0.18 writes.
-    const older = push('1.0.18');
-    let newer: Awaited<ReturnType<typeof moveTags>> = [];
-    reg.hooks.set(3, async () => {
-      newer = await moveTags(reg.client, FAMILIES, 'core', '1.0.19', push('1.0.19'));
+    let newer: MovingTagDecision[] = [];
+    reg.when('1.0.18', 'put', '1.0-core', async () => {
+      newer = await reg.release('1.0.19');
     });
-    const result = await moveTags(reg.client, FAMILIES, 'core', '1.0.18', older);
+    const older = await reg.release('1.0.18');
     assert.ok(newer.every((d) => d.moved));
-    for (const tag of ['1.0-core', '1-core', 'core-latest']) assert.equal(reg.tags.get(tag)?.digest, 'sha256:1.0.19', tag);
-    assert.deepEqual(
-      result.map((d) => `${d.tag} ${d.moved} ${d.reason}`),
-      [
-        '1.0-core false 1.0.19 was released meanwhile; 1.0-core follows it',
-        '1-core false 1.0.19 was released meanwhile; 1-core follows it',
-        'core-latest false 1.0.19 was released meanwhile; core-latest follows it',
-      ],
-    );
+    for (const tag of ['1.0-core', '1-core', 'core-latest']) assert.equal(reg.on(tag), '1.0.19', tag);
+    assert.deepEqual(report(older), {
+      '1.0-core': 'kept: 1.0.19 was released meanwhile; 1.0-core follows it',
+      '1-core': 'kept: 1.0.19 was released meanwhile; 1-core follows it',
+      'core-latest': 'kept: 1.0.19 was released meanwhile; core-latest follows it',
+    });
   });
 
-  it('fails retryably when a moved tag does not read back as written', async () => {
+  it("an older release's PUT that lands after a newer release finished is repaired by its own re-check", async () => {
+    const reg = fakeRegistry();
+    await reg.release('3.0.0');
+    let newer: MovingTagDecision[] = [];
+    reg.when('3.1.0', 'put', 'core-latest', async () => {
+      newer = await reg.release('3.1.1');
+    });
+    const older = await reg.release('3.1.0');
+    assert.equal(reg.on('core-latest'), '3.1.1');
+    assert.equal(report(newer)['core-latest'], 'moved: 3.1.1 is the newest stable release');
+    assert.equal(report(older)['core-latest'], 'kept: 3.1.1 was released meanwhile; core-latest follows it');
+  });
+
+  it('a repair that itself lands late, after a third release, is repaired again', async () => {
+    const reg = fakeRegistry();
+    await reg.release('3.0.0');
+    reg.when('3.1.0', 'put', 'core-latest', async () => {
+      await reg.release('3.1.1');
+      // 3.1.0's copy of 3.1.1 onto core-latest is held until 3.1.2 finished too.
+      reg.when('3.1.0', 'put', 'core-latest', async () => {
+        assert.equal(report(await reg.release('3.1.2'))['core-latest'], 'moved: 3.1.2 is the newest stable release');
+      });
+    });
+    const older = await reg.release('3.1.0');
+    assert.equal(reg.on('core-latest'), '3.1.2');
+    assert.equal(report(older)['core-latest'], 'kept: 3.1.2 was released meanwhile; core-latest follows it');
+  });
+
+  it('a newer release whose re-check sees an older PUT land puts its own back and reports moved', async () => {
+    const reg = fakeRegistry();
+    await reg.release('3.0.0');
+    // 3.1.0 listed before 3.1.1 existed; its PUT of core-latest lands after 3.1.1's and before
+    // 3.1.1 reads the tag again, and 3.1.0's own re-check waits until 3.1.1 has finished.
+    const heldPut = gate();
+    const olderHeld = gate();
+    const olderLanded = gate();
+    const newerDone = gate();
+    reg.when('3.1.0', 'put', 'core-latest', async () => {
+      olderHeld.open();
+      await heldPut.opened;
+      reg.when('3.1.0', 'list', undefined, async () => {
+        olderLanded.open();
+        await newerDone.opened;
+      });
+    });
+    const older = reg.release('3.1.0');
+    await olderHeld.opened;
+    reg.when('3.1.1', 'put', 'core-latest', async () => {
+      reg.when('3.1.1', 'get', 'core-latest', async () => {
+        heldPut.open();
+        await olderLanded.opened;
+      });
+    });
+    const newer = await reg.release('3.1.1');
+    newerDone.open();
+    assert.equal(report(newer)['core-latest'], 'moved: 3.1.1 is the newest stable release');
+    assert.equal(reg.on('core-latest'), '3.1.1');
+    assert.equal(report(await older)['core-latest'], 'kept: 3.1.1 was released meanwhile; core-latest follows it');
+    assert.equal(reg.on('core-latest'), '3.1.1');
+  });
+
+  it('releases run side by side in any interleaving end with every moving tag on its newest stable version, each reporting what it saw', async (t) => {
+    const VERSIONS = ['1.0.0', '1.0.1', '1.0.2', '1.1.0', '1.1.1', '1.2.0rc1', '2.0.0', '2.0.1'];
+    const random = fuzz(t, 17);
+    for (let round = 0; round < 200; round++) {
+      const where = `round ${round} ${random.replay}`;
+      // Each effect waits 0-3 turns of the event loop: writers overtake each other at random points.
+      const reg = fakeRegistry(async () => {
+        for (let n = random.int(4); n > 0; n--) await new Promise((r) => setImmediate(r));
+      });
+      const versions = shuffle(VERSIONS, random.next).slice(0, 2 + random.int(VERSIONS.length - 1));
+      const reports = await Promise.all(versions.map(async (v) => [v, report(await reg.release(v))] as const));
+      for (const [tag, v] of expectedTargets(versions, FAMILIES, 'core')) assert.equal(reg.on(tag), v, `${where}: ${tag} (${versions.join(' ')})`);
+      for (const [v, r] of reports) {
+        for (const [tag, text] of Object.entries(r)) {
+          const superseded = /^kept: (\S+) was released meanwhile/.exec(text)?.[1];
+          if (superseded) assert.ok(cmp(superseded, v) > 0, `${where}: ${v} names ${superseded} as newer on ${tag}`);
+          // The newest of a family can only ever see itself on its tag.
+          if (expectedTargets(versions, FAMILIES, 'core').get(tag) === v) assert.match(text, /^moved: /, `${where}: ${v} on ${tag}`);
+        }
+      }
+    }
+  });
+
+  it('fails retryably when a moved tag never reads back as written', async () => {
     const reg = fakeRegistry();
     const m = reg.manifest('1.0.0');
     reg.tags.set('1.0.0-core', m);
-    reg.client.putManifest = async (tag: string) => {
+    let puts = 0;
+    const client = reg.clientOf('1.0.0');
+    client.putManifest = async (tag: string) => {
+      if (tag === 'core-latest') puts++;
       reg.tags.set(tag, reg.manifest('0.0.1'));
       return 'sha256:0.0.1';
     };
     await assert.rejects(
-      moveTags(reg.client, FAMILIES, 'core', '1.0.0', m),
+      moveTags(client, FAMILIES, 'core', '1.0.0', m),
       (err: unknown) => err instanceof ApplicationFailure && err.type === 'LatestMismatch' && !err.nonRetryable,
     );
+    assert.equal(puts, SETTLE_ROUNDS, 'core-latest re-pointed once per round, then given up');
   });
 
   it('writes nothing for a pre-release', async () => {
     const reg = fakeRegistry();
-    const m = reg.manifest('1.0.0rc1');
-    reg.tags.set('1.0.0rc1-core', m);
-    const result = await moveTags(reg.client, FAMILIES, 'core', '1.0.0rc1', m);
+    const result = await reg.release('1.0.0rc1');
     assert.ok(result.every((d) => !d.moved));
     assert.deepEqual([...reg.tags.keys()], ['1.0.0rc1-core']);
   });
