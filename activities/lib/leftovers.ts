@@ -139,7 +139,7 @@ function parseRecord(text: string): ChildRecord | undefined {
 }
 
 /** Live processes whose process group is `pgid`. */
-async function groupMembers(pgid: number): Promise<(ProcessIdentity & { pgid: number })[]> {
+export async function groupMembers(pgid: number): Promise<(ProcessIdentity & { pgid: number })[]> {
   const members: (ProcessIdentity & { pgid: number })[] = [];
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
