@@ -61,6 +61,11 @@ async function lockedVersion(dir: string, name: string): Promise<string | undefi
   return new RegExp(`\\[\\[package\\]\\]\\nname = "${name}"\\nversion = "([^"]+)"`).exec(lock)?.[1];
 }
 
+/** What every command says when the configuration file it looked for is not there. */
+const missingConfig = (file: string) =>
+  `error: ${file}: configuration file not found. tagship releases only what a tagship.toml describes: ` +
+  'create one at the repository root (start from examples/open-ticket-ai/tagship.toml in the tagship repository), or name it with --config <file>';
+
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'tagship-versions-cli-'));
 });
@@ -105,12 +110,14 @@ describe('tagship versions', () => {
     assert.ok(lines.includes('  otai-otobo-znuny: 1.0.18 (packages/otai_otobo_znuny/pyproject.toml)'));
   });
 
-  it('a repository without tagship.toml uses the seed defaults', async () => {
+  it('a repository without tagship.toml is refused with the usage exit code, naming the file looked for', async () => {
     const dir = await copy();
     await rm(join(dir, 'tagship.toml'));
+    // The example's pyproject.toml files match the seed's defaults: a fallback to them would pass.
     const res = await cli(['versions', 'check', '--repo', dir, '--tag', 'v1.0.17']);
-    assert.equal(res.exitCode, 0, res.stderr);
-    assert.match(res.stdout, /^OK: 3 packages at version 1\.0\.17/);
+    assert.equal(res.exitCode, 2);
+    assert.equal(res.stdout, '');
+    assert.equal(res.stderr, missingConfig(join(dir, 'tagship.toml')));
   });
 
   it('set rejects a bad version with exit 1 and changes no file', async () => {
@@ -150,8 +157,8 @@ describe('tagship versions', () => {
     assert.equal(res.exitCode, 0, res.stderr);
     assert.match(res.stdout, /^OK: 1 packages at version 1\.0\.17/);
     const missing = await cli(['versions', 'check', '--repo', dir, '--config', join(root, 'nope.toml')]);
-    assert.equal(missing.exitCode, 1);
-    assert.match(missing.stderr, /nope\.toml: configuration file not found/);
+    assert.equal(missing.exitCode, 2);
+    assert.equal(missing.stderr, missingConfig(join(root, 'nope.toml')));
   });
 
   it('set re-locks the uv workspace, so `uv lock --check` passes with the new versions', async () => {
@@ -248,5 +255,30 @@ describe('tagship versions', () => {
       assert.equal(res.exitCode, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, /^error: /);
     }
+  });
+});
+
+describe('commands without a configuration file', () => {
+  // Each used to release, schedule or operate Open Ticket AI (the seed's defaults) from any directory.
+  // The configuration is read before Temporal is reached, so no server is needed to see the refusal.
+  for (const args of [
+    ['release', 'start', 'v1.0.18'],
+    ['release', 'status', 'v1.0.18'],
+    ['release', 'list'],
+    ['schedule', 'apply'],
+    ['server', '--port', '1'],
+  ]) {
+    it(`tagship ${args.join(' ')} stops with the usage exit code, naming ./tagship.toml`, async () => {
+      const res = await cli(args);
+      assert.equal(res.exitCode, 2, res.stderr);
+      assert.equal(res.stdout, '');
+      assert.equal(res.stderr, missingConfig(join(root, 'tagship.toml')));
+    });
+  }
+
+  it('names the file given with --config', async () => {
+    const res = await cli(['release', 'start', 'v1.0.18', '--config', 'elsewhere.toml']);
+    assert.equal(res.exitCode, 2);
+    assert.equal(res.stderr, missingConfig(join(root, 'elsewhere.toml')));
   });
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The tagship command line. Each command group lives in its own module and registers itself here.
 import { Command, CommanderError } from 'commander';
+import { MissingConfigError } from '../config/load';
 import { registerReleaseCommands } from './release-command';
 import { registerServerCommand } from './server-command';
 import { registerSetupCommand } from './setup-command';
@@ -64,6 +65,11 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
+    // No configuration is a command line that cannot mean anything (there are no built-in defaults).
+    if (err instanceof MissingConfigError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
     process.stderr.write(`tagship: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }

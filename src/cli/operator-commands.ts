@@ -45,7 +45,7 @@ async function withRelease<T>(
   }
 }
 
-const configOption = ['--config <file>', `configuration file (default ./${CONFIG_FILE})`] as const;
+const configOption = ['--config <file>', `configuration file (default ./${CONFIG_FILE}, which must exist)`] as const;
 
 function decision(name: 'retry' | 'skip', update: typeof retryUpdate) {
   return async (tag: string, step: string, opts: ConfigOption) =>

@@ -22,7 +22,7 @@ async function withSchedule(opts: { config?: string }, fn: (client: Client, conf
 
 export function registerScheduleCommands(program: Command): void {
   const schedule = program.command('schedule').description('the schedule that re-publishes <variant>-latest');
-  const cfg = ['--config <file>', `configuration file (default ./${CONFIG_FILE})`] as const;
+  const cfg = ['--config <file>', `configuration file (default ./${CONFIG_FILE}, which must exist)`] as const;
   schedule
     .command('apply')
     .description('create or update the schedule from tagship.toml ([schedule] republish_latest); idempotent')

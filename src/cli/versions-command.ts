@@ -13,8 +13,8 @@ interface RepoOptions {
 
 async function configFor(opts: RepoOptions) {
   const repoDir = resolve(opts.repo);
-  // An explicit --config must exist; the repository's own tagship.toml may be absent (seed defaults).
-  const config = opts.config ? await loadConfig(resolve(opts.config)) : await loadConfig(join(repoDir, CONFIG_FILE), { optional: true });
+  // --config, else the repository's own tagship.toml; without either there is nothing to check.
+  const config = await loadConfig(opts.config ? resolve(opts.config) : join(repoDir, CONFIG_FILE));
   return { repoDir, config };
 }
 
@@ -25,7 +25,7 @@ export function registerVersionsCommands(program: Command): void {
     .description('check that every package has the same version, and that --tag names it')
     .option('--repo <dir>', 'repository root', '.')
     .option('--tag <tag>', 'release tag that must name the version, e.g. v1.0.18')
-    .option('--config <file>', `configuration file (default <repo>/${CONFIG_FILE})`)
+    .option('--config <file>', `configuration file (default <repo>/${CONFIG_FILE}, which must exist)`)
     .action(async (opts: RepoOptions & { tag?: string }) => {
       const { repoDir, config } = await configFor(opts);
       const result = await checkVersions({ repoDir, config, ...(opts.tag !== undefined ? { tag: opts.tag } : {}) });
@@ -48,7 +48,7 @@ export function registerVersionsCommands(program: Command): void {
     .description("set every package's [project] version (only that line changes), then re-lock uv.lock")
     .argument('<version>', 'the new version, e.g. 1.0.18')
     .option('--repo <dir>', 'repository root', '.')
-    .option('--config <file>', `configuration file (default <repo>/${CONFIG_FILE})`)
+    .option('--config <file>', `configuration file (default <repo>/${CONFIG_FILE}, which must exist)`)
     .option('--no-lock', 'leave uv.lock as it is (it then no longer matches the new versions)')
     .action(async (version: string, opts: RepoOptions & { lock: boolean }) => {
       const { repoDir, config } = await configFor(opts);
