@@ -1,12 +1,14 @@
 // Following a release from its history: step events as they happen, failure messages decoded with
-// the client's codec, and the summary at the end.
+// the client's codec, and the summary at the end; or, for a caller that cannot wait for a person
+// (a CI job), until a step waits for an operator.
 import type { WorkflowHandle } from '@temporalio/client';
 import type { LoadedDataConverter } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 // @temporalio/proto is CommonJS without statically detectable named exports: import the whole module.
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
-import type { ReleaseSummary } from '../contract/release';
+import { statusQuery } from '../contract/messages';
+import type { ReleaseSummary, StepStatus } from '../contract/release';
 
 export type StepEvent =
   | { readonly kind: 'scheduled'; readonly step: string }
@@ -83,11 +85,32 @@ export async function decodeFailureMessages(events: readonly HistoryEvent[], con
   }
 }
 
+/** How following ended: the release closed (its summary), or steps wait for an operator. */
+export type FollowOutcome = { readonly kind: 'ended'; readonly summary: ReleaseSummary } | { readonly kind: 'waiting'; readonly steps: readonly StepStatus[] };
+
+/** The release's status search attribute changed: it may have started waiting for an operator. */
+function statusChanged(e: HistoryEvent): boolean {
+  return e.eventType === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES;
+}
+
+async function waitingSteps(handle: WorkflowHandle): Promise<StepStatus[]> {
+  const status = await handle.query(statusQuery).catch(() => undefined);
+  return status?.steps.filter((s) => s.state === 'waiting-for-operator') ?? [];
+}
+
 /**
- * Follows a release until it closes, calling `onStep` for each step event as it appears in
- * history, and returns the summary (or throws the workflow's failure).
+ * Follows a release, calling `onStep` for each step event as it appears in history, until it
+ * closes (its summary, or the workflow's failure thrown) or, with `stopWhenWaiting`, until a step
+ * waits for an operator. Whether one waits is asked (status query) after history showed a change of
+ * the release's status, and on every poll while a step's last event is its final failure: the
+ * query may be answered before the workflow marked the step, and a release started without
+ * tagship's search attributes shows no status change.
  */
-export async function followRelease(handle: WorkflowHandle, onStep: (e: StepEvent) => void, pollMs = 500): Promise<ReleaseSummary> {
+export async function followUntil(
+  handle: WorkflowHandle,
+  onStep: (e: StepEvent) => void,
+  opts: { readonly stopWhenWaiting: boolean; readonly pollMs?: number },
+): Promise<FollowOutcome> {
   const scheduled = new Map<number, { step: string; at: number }>();
   let seen = 0;
   const result = handle.result() as Promise<ReleaseSummary>;
@@ -96,14 +119,34 @@ export async function followRelease(handle: WorkflowHandle, onStep: (e: StepEven
     () => (done = true),
     () => (done = true),
   );
+  const failed = new Set<string>();
   for (;;) {
     const history = await handle.fetchHistory();
     const events = history.events ?? [];
-    await decodeFailureMessages(events.slice(seen), handle.client.options.loadedDataConverter);
-    for (const e of stepEvents(events.slice(seen), scheduled)) onStep(e);
+    const fresh = events.slice(seen);
+    await decodeFailureMessages(fresh, handle.client.options.loadedDataConverter);
+    for (const e of stepEvents(fresh, scheduled)) {
+      onStep(e);
+      if (e.kind === 'failed') failed.add(e.step);
+      else failed.delete(e.step);
+    }
     seen = events.length;
     if (done) break;
-    await new Promise((r) => setTimeout(r, pollMs));
+    if (opts.stopWhenWaiting && (failed.size > 0 || fresh.some(statusChanged))) {
+      const waiting = await waitingSteps(handle);
+      if (waiting.length > 0) return { kind: 'waiting', steps: waiting };
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
   }
-  return result;
+  return { kind: 'ended', summary: await result };
+}
+
+/**
+ * Follows a release until it closes, calling `onStep` for each step event as it appears in
+ * history, and returns the summary (or throws the workflow's failure).
+ */
+export async function followRelease(handle: WorkflowHandle, onStep: (e: StepEvent) => void, pollMs = 500): Promise<ReleaseSummary> {
+  const outcome = await followUntil(handle, onStep, { stopWhenWaiting: false, pollMs });
+  if (outcome.kind !== 'ended') throw new Error('unreachable: following without stopWhenWaiting ended waiting');
+  return outcome.summary;
 }

@@ -1,12 +1,30 @@
 // Starting releases: from a tag (webhook, CI, CLI) or from a branch or commit (tagged first by the
 // tagRef workflow). One id per repository and version, so a second start joins the first.
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+//
+// Who may start a closed id again differs by door. An explicit start (`tagship release start`,
+// `POST /api/releases`) may restart a failed or aborted release: a person or a CI job asked for it
+// (WorkflowIdReusePolicy ALLOW_DUPLICATE_FAILED_ONLY; a completed one is never repeated). A webhook
+// delivery never may (REJECT_DUPLICATE): GitHub redelivers a delivery with the same body and
+// signature, and anyone who saw one can replay it, so a delivery that restarted a release an
+// operator aborted would undo the abort. The delivery id (X-GitHub-Delivery) is kept in the run's
+// memo, so a repeat of the delivery that started a release is recognised as such.
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { TagshipConfig } from '../config/schema';
 import type { TaggedRelease } from '../contract/activities';
 import { invalidRef } from '../contract/git-refs';
-import { startReleaseSignal, type StartReleaseSignal } from '../contract/messages';
-import type { ReleaseInput, TagRefInput } from '../contract/release';
+import { releaseUnderWayUpdate, startReleaseSignal, type StartReleaseSignal } from '../contract/messages';
+import type { ReleaseInput, ReleaseUnderWay, TagRefInput } from '../contract/release';
 import { TAGSHIP_REPO, TAGSHIP_STATUS, TAGSHIP_VERSION } from '../contract/search-attributes';
 import { badTagMessage, versionFromTag } from '../contract/version';
 import { releaseWorkflowId, repositorySlug, tagWorkflowId } from '../contract/workflow-ids';
@@ -111,6 +129,165 @@ export async function signalStartRelease(
     return { workflowId: options.workflowId, runId: handle.signaledRunId, handle: client.workflow.getHandle(options.workflowId) };
   } catch (err) {
     throw alreadyDone(err, options.workflowId);
+  }
+}
+
+/** The memo field holding the X-GitHub-Delivery id of the webhook delivery that started a release. */
+export const DELIVERY_MEMO = 'githubDelivery';
+
+/** What a webhook delivery did to the release of its tag. */
+export type WebhookStart =
+  /** It started the release. */
+  | { readonly outcome: 'started'; readonly workflowId: string; readonly runId: string }
+  /** A release of that version was already running (started by another delivery, CI or an operator); it goes on. */
+  | { readonly outcome: 'joined'; readonly workflowId: string; readonly runId: string }
+  /** This very delivery started the release before (a redelivery): nothing was done. */
+  | { readonly outcome: 'handled'; readonly workflowId: string; readonly status: string }
+  /** A release of that version has ended (completed, failed, aborted): a webhook never starts it again. */
+  | { readonly outcome: 'closed'; readonly workflowId: string; readonly status: string };
+
+/** The latest run of `workflowId`, or undefined when there is none; any other error (Temporal unreachable) is thrown. */
+async function describeRelease(client: Client, workflowId: string): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    return await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+function webhookOutcome(d: WorkflowExecutionDescription, delivery: string): WebhookStart {
+  const status = d.status.name;
+  if (d.memo?.[DELIVERY_MEMO] === delivery) return { outcome: 'handled', workflowId: d.workflowId, status };
+  if (status === 'RUNNING') return { outcome: 'joined', workflowId: d.workflowId, runId: d.runId };
+  return { outcome: 'closed', workflowId: d.workflowId, status };
+}
+
+/**
+ * A webhook delivery's start: starts the release of `tag` unless a run of its id exists. A running
+ * one is joined; an ended one (completed, failed, aborted, terminated) is left alone, since only an
+ * explicit start restarts a release. `delivery` (X-GitHub-Delivery) goes into the run's memo.
+ */
+export async function startReleaseFromWebhook(
+  client: Client,
+  target: Pick<TemporalTarget, 'taskQueue'>,
+  config: TagshipConfig,
+  tag: string,
+  delivery: string,
+): Promise<WebhookStart> {
+  const options = releaseStartOptions(target, config, tag, false);
+  const existing = await describeRelease(client, options.workflowId);
+  if (existing) return webhookOutcome(existing, delivery);
+  try {
+    const handle = await client.workflow.start('release', {
+      ...options,
+      memo: { [DELIVERY_MEMO]: delivery },
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // A start racing this one (a concurrent delivery) is told apart by describing what won.
+      workflowIdConflictPolicy: 'FAIL',
+    });
+    return { outcome: 'started', workflowId: options.workflowId, runId: handle.firstExecutionRunId };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const winner = await describeRelease(client, options.workflowId);
+    if (!winner) throw err;
+    return webhookOutcome(winner, delivery);
+  }
+}
+
+/** What CI's start-and-wait learned about the release. */
+export type UnderWayAnswer =
+  /** validate and preflight passed. */
+  | { readonly kind: 'under-way'; readonly underWay: ReleaseUnderWay }
+  /** validate or preflight stopped the release, or waits for an operator: that step's failure type and message. */
+  | { readonly kind: 'stopped'; readonly type: string; readonly message: string }
+  /** Still validating when the wait ran out: the release goes on; `release status` tells the rest. */
+  | { readonly kind: 'starting' }
+  /** A release started by a tagship from before this answer existed: it runs (and got CI's token), but cannot say how far. */
+  | { readonly kind: 'running' };
+
+export interface UnderWayStart {
+  readonly workflowId: string;
+  /** True when a release of this id was already running and this request joined it. */
+  readonly joined: boolean;
+  readonly handle: WorkflowHandle;
+  readonly answer: UnderWayAnswer;
+}
+
+/** How long a start waits for validate and preflight before answering `starting`. */
+export const DEFAULT_UNDER_WAY_WAIT_MS = 10 * 60_000;
+
+// What the workflow SDK answers an update that the (older) workflow has no handler for.
+const NO_HANDLER = 'No registered handler for update';
+
+/** The failure a closed release ended with, as a `stopped` answer; undefined when it did not fail. */
+async function endedAnswer(handle: WorkflowHandle): Promise<UnderWayAnswer | undefined> {
+  try {
+    await handle.result();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) return { kind: 'stopped', type: 'ReleaseEnded', message: err instanceof Error ? err.message : String(err) };
+    const cause = err.cause instanceof ActivityFailure ? err.cause.cause : err.cause;
+    return {
+      kind: 'stopped',
+      type: cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'ReleaseEnded',
+      message: cause?.message ?? err.message,
+    };
+  }
+}
+
+/**
+ * Starts the release of `request.tag` (or joins the running one) by update-with-start of
+ * `startReleaseAndWait`, and waits until validate and preflight have passed, stopped it, or the
+ * wait (`waitMs`) runs out. The update carries what the startRelease signal carries (CI's OIDC
+ * token). An explicit start: a failed or aborted release is started again, a completed one is
+ * refused (ReleaseAlreadyDoneError).
+ */
+export async function startReleaseUnderWay(
+  client: Client,
+  target: Pick<TemporalTarget, 'taskQueue'>,
+  config: TagshipConfig,
+  request: StartReleaseSignal,
+  opts: { waitMs?: number } = {},
+): Promise<UnderWayStart> {
+  const options = releaseStartOptions(target, config, request.tag, request.dryRun ?? false);
+  const { workflowId } = options;
+  const handle = client.workflow.getHandle(workflowId);
+  // Only for the words ("started" or "already running"): the update answers the same either way.
+  const joined = (await describeRelease(client, workflowId))?.status.name === 'RUNNING';
+  const answer = (a: UnderWayAnswer): UnderWayStart => ({ workflowId, joined, handle, answer: a });
+  const bound = new AbortController();
+  const timer = setTimeout(() => bound.abort(), opts.waitMs ?? DEFAULT_UNDER_WAY_WAIT_MS);
+  try {
+    const underWay = await client.withAbortSignal(bound.signal, () =>
+      client.workflow.executeUpdateWithStart(releaseUnderWayUpdate, {
+        args: [request],
+        startWorkflowOperation: new WithStartWorkflowOperation('release', { ...options, workflowIdConflictPolicy: 'USE_EXISTING' }),
+      }),
+    );
+    return answer({ kind: 'under-way', underWay });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure && cause.message.startsWith(NO_HANDLER)) {
+        await handle.signal(startReleaseSignal, request);
+        return answer({ kind: 'running' });
+      }
+      const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
+      return answer({ kind: 'stopped', type, message: cause?.message ?? err.message });
+    }
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw alreadyDone(err, workflowId);
+    const now = await describeRelease(client, workflowId);
+    if (now?.status.name === 'RUNNING' && (bound.signal.aborted || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError))
+      return answer({ kind: 'starting' });
+    // The release ended between the start and the update (aborted, or failed in its first steps).
+    if (now && now.status.name !== 'RUNNING') {
+      const ended = await endedAnswer(handle);
+      if (ended) return answer(ended);
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,16 +1,36 @@
 // `tagship server`: GitHub's tag-push webhook, CI's start-release API, health probes and the
 // codec endpoint for the Temporal UI, on one fastify instance.
+//
+// Webhook deliveries are remembered by their X-GitHub-Delivery id in two places, each where it is
+// durable without another store: a delivery that started a release is in that release's memo (and
+// the id reuse policy keeps any delivery from restarting an ended release; src/client/start.ts),
+// and a delivery accepted while Temporal was unreachable is a file in the spool directory
+// (./delivery-spool.ts) until the drain (./spool-drain.ts) has started it. Temporal forgets a
+// closed release after the namespace's retention; GitHub offers redelivery for 3 days, so keep the
+// retention longer than that.
 import { verify } from '@octokit/webhooks-methods';
 import type { FastifyInstance } from 'fastify';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { TagshipConfig } from '../config/schema';
 import type { KeyRing } from '../codec/encryption-codec';
-import { InvalidTagError, ReleaseAlreadyDoneError, signalStartRelease, startRelease, TagRefError, tagFromRef } from '../client/start';
+import {
+  InvalidTagError,
+  ReleaseAlreadyDoneError,
+  startReleaseFromWebhook,
+  startReleaseUnderWay,
+  TagRefError,
+  tagFromRef,
+  type WebhookStart,
+} from '../client/start';
 import { workflowUiLink, type TemporalTarget } from '../client/connect';
 import { CiAuthError, createCiAuth, hashToken, oidcMismatch, type CiAuthOptions } from './ci-auth';
 import { registerCodecRoutes } from './codec-routes';
+import { DeliverySpool, deliveryId, SpoolFullError, type SpooledDelivery } from './delivery-spool';
 import { createHttpApp, parseJsonBody } from './http-app';
+import { underWayAnswer } from './release-answers';
+import { startSpoolDrain, type SpoolDrainOptions } from './spool-drain';
+import { temporalUnreachable } from './temporal-unreachable';
 import { decideWebhook, repoKey } from './webhook';
 
 export interface ServerOptions {
@@ -26,7 +46,18 @@ export interface ServerOptions {
   readonly codecTokens?: readonly string[];
   readonly bodyLimit?: number;
   readonly logger?: boolean;
+  /**
+   * Where deliveries that arrive while Temporal is unreachable wait for it (a directory, created
+   * 0700); without it such a delivery is answered 503, for GitHub to show as failed.
+   */
+  readonly spool?: { readonly dir: string; readonly limit?: number } & Pick<SpoolDrainOptions, 'retryInitialMs' | 'retryMaxMs' | 'idleMs'>;
+  /** How long a webhook delivery may try Temporal before it is spooled (default 5 s; GitHub gives up after 10 s). */
+  readonly webhookStartTimeoutMs?: number;
+  /** How long `POST /api/releases` waits for validate and preflight before answering `starting` (default 10 min). */
+  readonly apiWaitMs?: number;
 }
+
+const DEFAULT_WEBHOOK_START_TIMEOUT_MS = 5000;
 
 const releaseRequest = z
   .object({
@@ -70,6 +101,27 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   const repos = new Map(opts.configs.map((c) => [repoKey(`${c.repository.owner}/${c.repository.name}`), c]));
   const authenticate = createCiAuth(opts.ciAuth);
+  const link = (workflowId: string) => workflowUiLink(opts.target, workflowId);
+  const webhookTimeout = opts.webhookStartTimeoutMs ?? DEFAULT_WEBHOOK_START_TIMEOUT_MS;
+  const webhookStart = (config: TagshipConfig, tag: string, delivery: string) =>
+    opts.client.withDeadline(Date.now() + webhookTimeout, () => startReleaseFromWebhook(opts.client, opts.target, config, tag, delivery));
+
+  const spool = opts.spool ? await DeliverySpool.open(opts.spool.dir, opts.spool.limit) : undefined;
+  const drain = spool
+    ? startSpoolDrain({
+        spool,
+        log: app.log,
+        ...(opts.spool?.retryInitialMs !== undefined ? { retryInitialMs: opts.spool.retryInitialMs } : {}),
+        ...(opts.spool?.retryMaxMs !== undefined ? { retryMaxMs: opts.spool.retryMaxMs } : {}),
+        ...(opts.spool?.idleMs !== undefined ? { idleMs: opts.spool.idleMs } : {}),
+        start: async (entry: SpooledDelivery) => {
+          const config = repos.get(repoKey(entry.repository));
+          if (!config) return `not started: repository ${entry.repository} is no longer configured on this server`;
+          return spooledOutcome(await webhookStart(config, entry.tag, entry.delivery), entry.tag);
+        },
+      })
+    : undefined;
+  if (drain) app.addHook('onClose', () => drain.stop());
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
@@ -102,18 +154,30 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         return reply.code(200).send({ ignored: decision.reason });
       case 'invalid':
         return reply.code(400).send({ error: decision.reason });
-      case 'release':
+      case 'release': {
+        const delivery = deliveryId(req.headers['x-github-delivery']);
+        if (!delivery) return reply.code(400).send({ error: 'X-GitHub-Delivery is missing or not a delivery id' });
+        if (spool && (await spool.has(delivery))) return reply.code(202).send({ queued: true, delivery });
+        let started: WebhookStart;
         try {
-          const started = await startRelease(opts.client, opts.target, decision.config, decision.tag);
-          return reply.code(202).send({
-            status: started.started ? 'started' : 'already running',
-            workflowId: started.workflowId,
-            url: workflowUiLink(opts.target, started.workflowId),
-          });
+          started = await webhookStart(decision.config, decision.tag, delivery);
         } catch (err) {
-          if (err instanceof ReleaseAlreadyDoneError) return reply.code(200).send({ ignored: err.message });
-          throw err;
+          if (!spool || !temporalUnreachable(err)) throw err;
+          const { owner, name } = decision.config.repository;
+          try {
+            await spool.put({ delivery, repository: `${owner}/${name}`, tag: decision.tag, receivedAt: new Date().toISOString() });
+          } catch (full) {
+            if (!(full instanceof SpoolFullError)) throw full;
+            req.log.error({ delivery, tag: decision.tag }, `webhook spool full: ${full.message}`);
+            return reply.code(503).send({ error: `Temporal is unreachable and ${full.message}; redeliver this delivery once Temporal is back` });
+          }
+          req.log.warn({ delivery, tag: decision.tag }, `Temporal unreachable; delivery ${delivery} queued in ${spool.dir}`);
+          drain?.wake();
+          return reply.code(202).send({ queued: true, delivery });
         }
+        const { status, body } = webhookAnswer(started, decision.tag, delivery);
+        return reply.code(status).send({ ...body, url: link(started.workflowId) });
+      }
     }
   });
 
@@ -157,17 +221,19 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       tag = tagged.tag;
     }
     try {
-      const started = await signalStartRelease(opts.client, opts.target, config, {
-        tag: tag!,
-        ...(request.dryRun !== undefined ? { dryRun: request.dryRun } : {}),
-        ...(request.pypiOidcToken !== undefined ? { pypiOidcToken: request.pypiOidcToken } : {}),
-      });
-      return reply.code(202).send({
-        workflowId: started.workflowId,
-        runId: started.runId,
-        url: workflowUiLink(opts.target, started.workflowId),
-        ...(tagged ? { tag: tagged.tag, commit: tagged.commit, tagCreated: tagged.created } : {}),
-      });
+      const started = await startReleaseUnderWay(
+        opts.client,
+        opts.target,
+        config,
+        {
+          tag: tag!,
+          ...(request.dryRun !== undefined ? { dryRun: request.dryRun } : {}),
+          ...(request.pypiOidcToken !== undefined ? { pypiOidcToken: request.pypiOidcToken } : {}),
+        },
+        opts.apiWaitMs !== undefined ? { waitMs: opts.apiWaitMs } : {},
+      );
+      const { status, body } = underWayAnswer(started.answer, { workflowId: started.workflowId, url: link(started.workflowId), tag: tag! });
+      return reply.code(status).send({ ...body, ...(tagged ? { commit: tagged.commit, tagCreated: tagged.created } : {}) });
     } catch (err) {
       if (err instanceof InvalidTagError) return reply.code(400).send({ error: err.message });
       if (err instanceof ReleaseAlreadyDoneError) return reply.code(409).send({ error: err.message });
@@ -183,10 +249,53 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     });
   }
 
-  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    if (temporalUnreachable(err)) {
+      req.log.warn({ error: err.message }, 'Temporal unreachable');
+      void reply.code(503).send({ error: `Temporal at ${opts.target.address} is unreachable; try again` });
+      return;
+    }
     // Fastify's own 4xx (body too large, bad content length) keep their status; anything else is ours.
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ error: err.message }, 'request failed');
     void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
   });
   return app;
+}
+
+/** What GitHub's delivery log shows for a webhook start: 202 when this delivery started or joined a release, 200 when it did nothing. */
+function webhookAnswer(started: WebhookStart, tag: string, delivery: string): { status: number; body: Record<string, unknown> } {
+  const { workflowId } = started;
+  switch (started.outcome) {
+    case 'started':
+      return { status: 202, body: { status: 'started', workflowId, delivery } };
+    case 'joined':
+      return { status: 202, body: { status: 'already running', workflowId } };
+    case 'handled':
+      return { status: 200, body: { status: 'already handled', workflowId, delivery } };
+    case 'closed':
+      return { status: 200, body: { ignored: closedReason(started, tag), workflowId } };
+  }
+}
+
+function closedReason(started: { readonly workflowId: string; readonly status: string }, tag: string): string {
+  if (started.status === 'COMPLETED') return `${started.workflowId} has already completed; a released version is never released again`;
+  return (
+    `${started.workflowId} has ended (${started.status.toLowerCase()}); a webhook never starts an ended release again: ` +
+    `run \`tagship release start ${tag}\` (or POST /api/releases) to start it again`
+  );
+}
+
+/** The drain's log line for a queued delivery. */
+function spooledOutcome(started: WebhookStart, tag: string): string {
+  switch (started.outcome) {
+    case 'started':
+      return `started ${started.workflowId} (run ${started.runId})`;
+    case 'joined':
+      return `${started.workflowId} was already running`;
+    case 'handled':
+      return `already handled: ${started.workflowId}`;
+    case 'closed':
+      return `not started: ${closedReason(started, tag)}`;
+  }
 }

@@ -1,16 +1,22 @@
 // The parts of `tagship server` that answer before any release starts, so they need no Temporal:
-// webhook signatures (against GitHub's published test vector too), deliveries that are ignored, and
-// CI requests refused for their token or body. The server is the real one (buildServer); its
-// Temporal client never connects (a lazy connection to a closed port), and requests go through
-// fastify's inject. What starts releases is in test/server.test.ts, against the real dev server.
+// webhook signatures (against GitHub's published test vector too), deliveries that are ignored,
+// CI requests refused for their token or body, and what a delivery gets while Temporal cannot be
+// reached (kept in the spool, or refused when there is none or it is full). The server is the
+// real one (buildServer); its Temporal client never connects (a lazy connection to a closed
+// port), and requests go through fastify's inject. What starts releases is in
+// test/server.test.ts, against the real dev server.
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { parseConfig } from '../../src/config/load';
 import { hashToken } from '../../src/server/ci-auth';
-import { buildServer } from '../../src/server/app';
+import { buildServer, type ServerOptions } from '../../src/server/app';
+import { eventually } from '../support/eventually';
 import { startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer';
 
 const SECRET = `whsec-${randomBytes(8).toString('hex')}`;
@@ -32,7 +38,7 @@ describe('tagship server, before anything starts', () => {
   const target = { address: '127.0.0.1:9', namespace: 'default', taskQueue: 'unit', uiUrl: 'http://127.0.0.1:8233' };
   const config = parseConfig('[repository]\nowner = "Softoft-Orga"\nname = "open-ticket-ai"\n', 'tagship.toml');
 
-  async function server(webhookSecret = SECRET): Promise<FastifyInstance> {
+  async function server(webhookSecret = SECRET, more: Partial<ServerOptions> = {}): Promise<FastifyInstance> {
     const app = await buildServer({
       client,
       target,
@@ -40,21 +46,31 @@ describe('tagship server, before anything starts', () => {
       webhookSecret,
       ciAuth: { issuer: issuer.issuer, audience: 'tagship', jwksUrl: issuer.jwksUrl, staticTokens: [hashToken(API_TOKEN)] },
       bodyLimit: 64 * 1024,
+      // Port 9 refuses at once; the SDK would retry that for half a minute.
+      webhookStartTimeoutMs: 300,
+      ...more,
     });
     apps.push(app);
     return app;
   }
 
   let app: FastifyInstance;
-  // signature: null sends none at all.
-  const deliver = (event: string, body: string, signature: string | null = sign(body), contentType = 'application/json', to = app) =>
+  // signature: null sends none at all; delivery: null no X-GitHub-Delivery.
+  const deliver = (
+    event: string,
+    body: string,
+    signature: string | null = sign(body),
+    contentType = 'application/json',
+    to = app,
+    delivery: string | null = randomBytes(8).toString('hex'),
+  ) =>
     to.inject({
       method: 'POST',
       url: '/webhooks/github',
       headers: {
         'content-type': contentType,
         'x-github-event': event,
-        'x-github-delivery': randomBytes(8).toString('hex'),
+        ...(delivery !== null ? { 'x-github-delivery': delivery } : {}),
         ...(signature ? { 'x-hub-signature-256': signature } : {}),
       },
       payload: body,
@@ -126,6 +142,84 @@ describe('tagship server, before anything starts', () => {
         assert.equal(res.statusCode, 200);
         assert.match(res.json<{ ignored: string }>().ignored, reason);
       }
+    });
+  });
+
+  describe('webhook deliveries while Temporal is unreachable', () => {
+    const spools: string[] = [];
+    after(async () => {
+      for (const dir of spools) await rm(dir, { recursive: true, force: true });
+    });
+    /** A server with a spool of its own under a fresh directory; its drain keeps failing against port 9. */
+    async function spooling(limit?: number) {
+      const root = await mkdtemp(join(tmpdir(), 'tagship-spool-'));
+      spools.push(root);
+      const dir = join(root, 'server', 'webhook-spool');
+      const spoolApp = await server(SECRET, { spool: { dir, ...(limit !== undefined ? { limit } : {}), retryInitialMs: 50, retryMaxMs: 200 } });
+      const files = async () => (await readdir(dir)).filter((f) => !f.startsWith('.'));
+      return { app: spoolApp, dir, files };
+    }
+
+    it('keeps a signed tag push in the spool (0700 directory, one 0600 file per delivery) and answers 202 queued', async () => {
+      const { app: spoolApp, dir, files } = await spooling();
+      const delivery = randomUUID();
+      const res = await deliver('push', tagPush('v1.0.7'), undefined, 'application/json', spoolApp, delivery);
+      assert.equal(res.statusCode, 202, res.body);
+      assert.deepEqual(res.json(), { queued: true, delivery });
+      assert.deepEqual(await files(), [`${delivery}.json`]);
+      assert.equal((await stat(dir)).mode & 0o777, 0o700);
+      const file = join(dir, `${delivery}.json`);
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+      const kept = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      assert.deepEqual({ ...kept, receivedAt: undefined }, { delivery, repository: REPO, tag: 'v1.0.7', receivedAt: undefined });
+      // GitHub's redelivery (same id) finds it queued; nothing is queued twice.
+      const again = await deliver('push', tagPush('v1.0.7'), undefined, 'application/json', spoolApp, delivery);
+      assert.equal(again.statusCode, 202);
+      assert.deepEqual(again.json(), { queued: true, delivery });
+      assert.deepEqual(await files(), [`${delivery}.json`]);
+    });
+
+    it('spools only what is validly signed and starts a release', async () => {
+      const { app: spoolApp, files } = await spooling();
+      const body = tagPush('v1.0.8');
+      assert.equal((await deliver('push', body, sign(body, 'wrong-secret'), 'application/json', spoolApp)).statusCode, 401);
+      assert.equal((await deliver('push', tagPush('v1.0.8', { deleted: true, created: false }), undefined, 'application/json', spoolApp)).statusCode, 200);
+      assert.equal((await deliver('push', tagPush('nightly'), undefined, 'application/json', spoolApp)).statusCode, 200);
+      const anonymous = await deliver('push', body, undefined, 'application/json', spoolApp, null);
+      assert.equal(anonymous.statusCode, 400);
+      assert.match(anonymous.json<{ error: string }>().error, /X-GitHub-Delivery/);
+      assert.equal((await deliver('push', body, undefined, 'application/json', spoolApp, '../../etc/passwd')).statusCode, 400);
+      assert.deepEqual(await files(), []);
+    });
+
+    it('answers 503 when the spool is full, so GitHub shows the delivery as failed', async () => {
+      const { app: spoolApp, files } = await spooling(1);
+      assert.equal((await deliver('push', tagPush('v1.0.9'), undefined, 'application/json', spoolApp)).statusCode, 202);
+      const refused = await deliver('push', tagPush('v1.0.10'), undefined, 'application/json', spoolApp);
+      assert.equal(refused.statusCode, 503);
+      assert.match(refused.json<{ error: string }>().error, /Temporal is unreachable and the webhook spool holds 1 deliveries.*redeliver/);
+      assert.equal((await files()).length, 1);
+    });
+
+    it('sets a spool file that does not parse aside and keeps the rest', async () => {
+      const { app: spoolApp, dir, files } = await spooling();
+      await writeFile(join(dir, 'garbage.json'), '{"delivery": 1}', { mode: 0o600 });
+      assert.equal((await deliver('push', tagPush('v1.0.11'), undefined, 'application/json', spoolApp)).statusCode, 202);
+      const left = await eventually('the drain to set garbage.json aside', files, (names) => names.includes('garbage.json.invalid'));
+      assert.equal(left.filter((f) => f.endsWith('.json')).length, 1, left.join(', '));
+    });
+
+    it('answers 503, not 500, without a spool, and to CI', async () => {
+      const res = await deliver('push', tagPush('v1.0.12'));
+      assert.equal(res.statusCode, 503);
+      assert.match(res.json<{ error: string }>().error, /Temporal at 127\.0\.0\.1:9 is unreachable/);
+      const ci = await app.inject({
+        method: 'POST',
+        url: '/api/releases',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_TOKEN}` },
+        payload: JSON.stringify({ tag: 'v1.0.12' }),
+      });
+      assert.equal(ci.statusCode, 503, ci.body);
     });
   });
 
