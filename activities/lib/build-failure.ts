@@ -4,6 +4,7 @@
 // build's last lines, because the operator reads them in `release status`, not in the worker log.
 import type { ApplicationFailure } from '@temporalio/common';
 import { FAILURES, failure, type FailureType } from '../../src/contract/failures';
+import { throwIfCancelled } from './child-process';
 
 export type BuildFailureKind = 'dockerfile-invalid' | 'missing-file' | 'run-failed' | 'network' | 'refused' | 'other';
 
@@ -62,6 +63,9 @@ const TYPES: Record<BuildFailureKind, { type: FailureType; why: string }> = {
 
 /** The activity failure for a failed builder command; `what` is e.g. "build of r:1.0.18-core for linux/arm64". */
 export function buildFailure(kind: BuildFailureKind, what: string, exitCode: number | undefined, output: string): ApplicationFailure {
+  // A builder that failed because its step was cancelled failed for no reason of its own: the step
+  // reports the cancellation, never a failure Temporal would retry or an operator would be asked about.
+  throwIfCancelled();
   const t = TYPES[kind];
   const retried = FAILURES[t.type].retryable;
   return failure(t.type, `${what} failed (exit ${exitCode ?? '?'}): ${t.why}${retried ? '' : '; not retried'}\n${lastLines(output)}`);

@@ -3,6 +3,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { execaSync } from 'execa';
+import { childEnv } from './child-process';
 
 let pythonScripts: string | undefined | null = null;
 
@@ -10,7 +11,10 @@ function pythonScriptsDir(): string | undefined {
   if (pythonScripts !== null) return pythonScripts;
   try {
     const py = process.env.PYTHON ?? 'python3';
-    pythonScripts = execaSync(py, ['-c', 'import sysconfig; print(sysconfig.get_path("scripts"))']).stdout.trim() || undefined;
+    // Like every child of the worker, without the worker's secrets (child-process.ts's allow-list).
+    pythonScripts =
+      execaSync(py, ['-c', 'import sysconfig; print(sysconfig.get_path("scripts"))'], { extendEnv: false, env: childEnv({}), stdin: 'ignore' }).stdout.trim() ||
+      undefined;
   } catch {
     pythonScripts = undefined;
   }

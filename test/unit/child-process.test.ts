@@ -8,7 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { asyncLocalStorage } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { buildFailure } from '../../activities/lib/build-failure';
+import { heartbeat, whileHeartbeating } from '../../activities/lib/heartbeat';
 import { ChildTimeoutError, runChild } from '../../activities/lib/child-process';
 import { identify, recordChildrenIn } from '../../activities/lib/leftovers';
 import { RegistryClient, RegistryError } from '../../activities/lib/registry-client';
@@ -163,6 +167,52 @@ describe('child processes of activities', { timeout: 120_000 }, () => {
     } finally {
       recordChildrenIn(undefined);
     }
+  });
+});
+
+describe('a cancelled activity', () => {
+  it('reports its cancellation, not the failure a killed child or aborted request caused, and keeps heartbeating its last detail', async () => {
+    const env = new MockActivityEnvironment();
+    const details: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => details.push(d));
+    const step = env.run(() =>
+      whileHeartbeating(
+        'acme-core',
+        async () => {
+          heartbeat('building acme-core for linux/arm64');
+          await eventually('the cancel', () => asyncLocalStorage.getStore()?.cancellationSignal.aborted, Boolean);
+          // What a builder killed by the cancel looks like to the code that ran it.
+          throw buildFailure('network', 'build of r:1 for linux/arm64', 143, 'connection reset');
+        },
+        50,
+      ),
+    );
+    await eventually(
+      'a timer heartbeat with the latest detail',
+      () => details.at(-1),
+      (d) => d === 'building acme-core for linux/arm64',
+    );
+    env.cancel();
+    await assert.rejects(step, (err: unknown) => {
+      assert.ok(err instanceof CancelledFailure, String(err));
+      return true;
+    });
+    assert.equal(details[0], 'acme-core');
+  });
+
+  it("a child heartbeats for a step that has none of its own (validate's git), so the step hears a cancel", async () => {
+    const env = new MockActivityEnvironment();
+    let beats = 0;
+    env.on('heartbeat', () => beats++);
+    const step = env.run(() => runChild(python, ['-c', 'import time; time.sleep(600)']));
+    await eventually(
+      'the child to heartbeat for the step',
+      () => beats,
+      (n) => n > 0,
+      { timeoutMs: 30_000 },
+    );
+    env.cancel();
+    await assert.rejects(step, CancelledFailure);
   });
 });
 
