@@ -68,10 +68,16 @@ function allPids(): number[] {
   }
 }
 
-/** The processes whose environment holds `name=<one of values>`, as far as this user may look. */
-export function processesWithEnvironment(name: string, values: readonly string[]): number[] {
-  const wanted = new Set(values.map((v) => `${name}=${v}`));
-  return allPids().filter((pid) => (readText(`/proc/${pid}/environ`) ?? '').split('\0').some((entry) => wanted.has(entry)));
+/** The processes whose environment holds `name=<one of values>` (with that value), as far as this user may look. */
+export function processesWithEnvironment(name: string, values: readonly string[]): { pid: number; value: string }[] {
+  const wanted = new Set(values);
+  const prefix = `${name}=`;
+  const found: { pid: number; value: string }[] = [];
+  for (const pid of allPids()) {
+    const entry = (readText(`/proc/${pid}/environ`) ?? '').split('\0').find((e) => e.startsWith(prefix) && wanted.has(e.slice(prefix.length)));
+    if (entry) found.push({ pid, value: entry.slice(prefix.length) });
+  }
+  return found;
 }
 
 /** The live members of process group `pgid`. */

@@ -132,38 +132,47 @@ async function inUse(dataDir: string, state: StackState): Promise<StackInUseErro
   );
 }
 
-/** The pids of `services` still running, proven to be the recorded ones. */
-function survivors(state: StackState): number[] {
-  // Whatever carries a token: the servers, and anything they started.
-  const found = new Set(
-    processesWithEnvironment(
-      SERVICE_TOKEN_ENV,
-      state.services.map((s) => s.token),
-    ),
-  );
-  // Where environments cannot be read, the recorded servers themselves, by their start times.
-  for (const s of state.services) {
-    if (s.startTime !== undefined && sameBoot(state) && isSameProcess(s.pid, s.startTime)) found.add(s.pid);
-  }
-  found.delete(process.pid);
-  return [...found];
+interface Orphan {
+  readonly pid: number;
+  readonly startTime: number | undefined;
+  readonly service: string;
 }
 
-/** Stops the servers a dead owner left behind; returns how many there were. */
-async function stopOrphans(state: StackState, log: (line: string) => void): Promise<number> {
+/** The processes of `state`'s servers still running, proven to be the recorded ones. */
+function survivors(state: StackState): Orphan[] {
+  const found = new Map<number, string>();
+  // Whatever carries a token: the servers, and anything they started.
+  for (const { pid, value } of processesWithEnvironment(
+    SERVICE_TOKEN_ENV,
+    state.services.map((s) => s.token),
+  )) {
+    found.set(pid, state.services.find((s) => s.token === value)?.name ?? 'server');
+  }
+  // Where environments cannot be read, the recorded servers themselves, by their start times.
+  for (const s of state.services) {
+    if (s.startTime !== undefined && sameBoot(state) && isSameProcess(s.pid, s.startTime)) found.set(s.pid, s.name);
+  }
+  found.delete(process.pid);
+  return [...found].map(([pid, service]) => ({ pid, startTime: processInfo(pid)?.startTime, service }));
+}
+
+/** Gone, or its pid now names another process. */
+function gone(p: Orphan): boolean {
+  const info = processInfo(p.pid);
+  return info === undefined || info.zombie || (p.startTime !== undefined && info.startTime !== p.startTime);
+}
+
+/** Stops the servers a dead owner left behind: SIGTERM, then SIGKILL for what is still there. */
+async function stopOrphans(state: StackState, log: (line: string) => void): Promise<void> {
   const orphans = survivors(state);
-  if (orphans.length === 0) return 0;
-  const gone = (p: number) => {
-    const info = processInfo(p);
-    return info === undefined || info.zombie;
-  };
+  if (orphans.length === 0) return;
   for (const [signal, waitMs] of [
     ['SIGTERM', 5000],
     ['SIGKILL', 5000],
   ] as const) {
-    for (const p of orphans) {
+    for (const p of orphans.filter((o) => !gone(o))) {
       try {
-        process.kill(p, signal);
+        process.kill(p.pid, signal);
       } catch {
         // Gone meanwhile.
       }
@@ -172,11 +181,11 @@ async function stopOrphans(state: StackState, log: (line: string) => void): Prom
     while (!orphans.every(gone) && Date.now() < deadline) await sleep(100);
     if (orphans.every(gone)) break;
   }
+  const names = [...new Set(orphans.map((o) => o.service))].join(', ');
   log(
-    `tagship dev: stopped ${orphans.length} server process${orphans.length === 1 ? '' : 'es'} (${state.services.map((s) => s.name).join(', ')}) ` +
-      `left running by an earlier stack whose owner, pid ${state.owner.pid}, is gone`,
+    `tagship dev: stopped ${names} (pid ${orphans.map((o) => o.pid).join(', ')}) left running by an earlier stack ` +
+      `whose owner, pid ${state.owner.pid}, is gone`,
   );
-  return orphans.length;
 }
 
 /**
