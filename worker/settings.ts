@@ -27,13 +27,13 @@ interface Limit {
 }
 
 const LIMITS = {
-  builds: { env: 'TAGSHIP_BUILDS', flag: '--builds', means: 'package builds (uv build) this worker runs at once', min: 1 },
-  imageBuilds: { env: 'TAGSHIP_IMAGE_BUILDS', flag: '--image-builds', means: 'image builds this worker runs at once', min: 1 },
-  activities: { env: 'TAGSHIP_MAX_ACTIVITIES', flag: '--max-activities', means: 'activities this worker runs at once', min: 1 },
+  builds: { env: 'TAGSHIP_BUILDS', flag: '--builds', means: 'how many uv builds this worker runs at once', min: 1 },
+  imageBuilds: { env: 'TAGSHIP_IMAGE_BUILDS', flag: '--image-builds', means: 'how many image builds this worker runs at once', min: 1 },
+  activities: { env: 'TAGSHIP_MAX_ACTIVITIES', flag: '--max-activities', means: 'how many activities this worker runs at once', min: 1 },
   workflowTasks: {
     env: 'TAGSHIP_MAX_WORKFLOW_TASKS',
     flag: '--max-workflow-tasks',
-    means: 'workflow tasks this worker runs at once; the SDK needs 2 to keep workflows cached',
+    means: 'how many workflow tasks this worker runs at once; the SDK needs 2 to keep workflows cached',
     min: 2,
   },
 } as const satisfies Record<keyof WorkerLimits, Limit>;
