@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/config/schema';
-import { loadConfig, parseConfig } from '../../src/config/load';
+import { loadConfig, MAX_CONFIG_BYTES, MissingConfigError, parseConfig } from '../../src/config/load';
 import { releaseWorkflowId } from '../../src/contract/workflow-ids';
 import { upgradeSlice } from '../../src/config/upgrade';
 
@@ -72,12 +72,167 @@ describe('tagship.toml', () => {
     assert.throws(() => parseConfig('[images\n', 'bad.toml'), /bad\.toml:1:\d+: invalid TOML/);
   });
 
-  it('loads a file, and treats a missing optional file as defaults', async () => {
+  it('loads a file; a missing one is an error naming it and how to create one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tagship-config-'));
     await writeFile(join(dir, 'tagship.toml'), '[images]\nbuilder = "buildah"\n');
     assert.equal((await loadConfig(join(dir, 'tagship.toml'))).images.builder, 'buildah');
-    assert.equal((await loadConfig(join(dir, 'none.toml'), { optional: true })).packages.length, 3);
-    await assert.rejects(loadConfig(join(dir, 'none.toml')), /none\.toml: configuration file not found/);
+    await assert.rejects(
+      loadConfig(join(dir, 'none.toml')),
+      (err: unknown) =>
+        err instanceof MissingConfigError &&
+        err.message.startsWith(`${join(dir, 'none.toml')}: configuration file not found.`) &&
+        err.message.includes('examples/open-ticket-ai/tagship.toml') &&
+        err.message.includes('--config <file>'),
+    );
+  });
+
+  it('refuses a file over 256 KiB before reading it, naming the file, its size and the limit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tagship-config-'));
+    const file = join(dir, 'huge.toml');
+    // Valid TOML, 3 MB of it: it used to end, 40 s later, in a bare "Failed to start Workflow".
+    await writeFile(file, `[images]\nbuilder = "buildah"\n# ${'x'.repeat(3_000_000)}\n`);
+    await assert.rejects(loadConfig(file), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message, `${file}: configuration file is 2930 KiB (3000032 bytes); the limit is 256 KiB`);
+      return true;
+    });
+    assert.equal(MAX_CONFIG_BYTES, 256 * 1024);
+    assert.throws(
+      () => parseConfig(`# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`, 'text.toml'),
+      /^ConfigError: text\.toml: configuration file is 256 KiB \(262147 bytes\); the limit is 256 KiB$/,
+    );
+  });
+});
+
+describe('durations', () => {
+  it('must be between 1s and 30d, each key named', () => {
+    // "0s" used to be accepted and left the workflow task failing forever (BadScheduleActivityAttributes).
+    assert.throws(
+      () => parseConfig('[timeouts]\nbuild = "0s"\n', 'f.toml'),
+      /^ConfigError: f\.toml: invalid configuration:\n {2}timeouts\.build: "0s" must be between 1s and 30d$/,
+    );
+    assert.throws(
+      () =>
+        parseConfig(
+          '[timeouts]\nvalidate = "999ms"\npublish = "31d"\nvisible = "0m"\nimage = "721h"\ntoken_wait = "0h"\noperator_wait = "99999999999d"\n',
+          'f.toml',
+        ),
+      (err: Error) => {
+        for (const [key, value] of [
+          ['validate', '999ms'],
+          ['publish', '31d'],
+          ['visible', '0m'],
+          ['image', '721h'],
+          ['token_wait', '0h'],
+          ['operator_wait', '99999999999d'],
+        ])
+          assert.ok(err.message.includes(`timeouts.${key}: "${value}" must be between 1s and 30d`), `${key} in ${err.message}`);
+        return true;
+      },
+    );
+    assert.throws(() => parseConfig('[timeouts]\nbuild = "soon"\n', 'f.toml'), /timeouts\.build: "soon" must be a duration like "90s", "10m", "1h" or "7d"/);
+    const edges = parseConfig('[timeouts]\nvalidate = "1s"\nbuild = "1000ms"\nimage = "720h"\noperator_wait = "30d"\n', 'f.toml').timeouts;
+    assert.deepEqual([edges.validate, edges.build, edges.image, edges.operator_wait], ['1s', '1000ms', '720h', '30d']);
+  });
+
+  it('has operator_wait, 7d unless set, also in a snapshot recorded before it existed', () => {
+    assert.equal(parseConfig('', 'f.toml').timeouts.operator_wait, '7d');
+    assert.equal(parseConfig('[timeouts]\noperator_wait = "2h"\n', 'f.toml').timeouts.operator_wait, '2h');
+    const old = { timeouts: { validate: '5m', build: '15m', publish: '10m', visible: '30m', image: '60m', token_wait: '30m' } };
+    assert.equal((upgradeSlice(old).timeouts as Record<string, unknown>).operator_wait, '7d');
+  });
+});
+
+describe('package names', () => {
+  const pkgs = (...names: string[]) => names.map((n, i) => `[[packages]]\nname = "${n}"\npath = "p${i}"\n`).join('');
+
+  it('are one package when PEP 503 normalises them alike; the error names both spellings', () => {
+    assert.throws(
+      () => parseConfig(`${pkgs('open-ticket-ai', 'Open_Ticket.AI')}[[variants]]\nname = "core"\npackages = ["open-ticket-ai"]\n`, 'f.toml'),
+      /packages\[1\]\.name: duplicate package "Open_Ticket\.AI": the same project as "open-ticket-ai" \(both normalise to "open-ticket-ai"\)/,
+    );
+  });
+
+  it('match variant references by normalised name, spelled as [[packages]] spells them', () => {
+    const cfg = parseConfig(`${pkgs('open-ticket-ai', 'otai_hf_local')}[[variants]]\nname = "all"\npackages = ["Open_Ticket.AI", "otai-hf-local"]\n`, 'f.toml');
+    assert.deepEqual(cfg.variants[0]!.packages, ['open-ticket-ai', 'otai_hf_local']);
+    assert.throws(
+      () => parseConfig(`${pkgs('open-ticket-ai')}[[variants]]\nname = "core"\npackages = ["Open_Ticket.AI", "open-ticket-ai"]\n`, 'f.toml'),
+      /variants\[0\]\.packages\[1\]: "open-ticket-ai" is listed twice \(as "Open_Ticket\.AI" before\)/,
+    );
+    assert.throws(
+      () => parseConfig(`${pkgs('a')}[[variants]]\nname = "x"\npackages = ["a"]\n[[variants]]\nname = "x"\npackages = ["a"]\n`, 'f.toml'),
+      /variants\[1\]\.name: duplicate variant "x"/,
+    );
+  });
+});
+
+describe('sizes', () => {
+  it('bounds every list and string, naming the key', () => {
+    const many = Array.from({ length: 65 }, (_, i) => `pkg-${i}`);
+    assert.throws(() => parseConfig(pkgs65(many), 'f.toml'), /^ {2}packages: must have at most 64 packages$/m);
+    const variants = Array.from({ length: 65 }, (_, i) => `[[variants]]\nname = "v${i}"\npackages = ["open-ticket-ai"]\n`).join('');
+    assert.throws(() => parseConfig(variants, 'f.toml'), /^ {2}variants: must have at most 64 variants$/m);
+    const tags = Array.from({ length: 17 }, (_, i) => `"{version}-{variant}-${i}"`).join(', ');
+    assert.throws(() => parseConfig(`[images]\ntags = [${tags}]\n`, 'f.toml'), /^ {2}images\.tags: must have at most 16 tags$/m);
+    assert.throws(
+      () => parseConfig(`[[packages]]\nname = "${'a'.repeat(101)}"\npath = "."\n`, 'f.toml'),
+      /^ {2}packages\[0\]\.name: must be at most 100 characters$/m,
+    );
+    assert.throws(
+      () => parseConfig(`[[packages]]\nname = "a"\npath = "${'d/'.repeat(600)}"\n`, 'f.toml'),
+      /^ {2}packages\[0\]\.path: must be at most 1024 characters$/m,
+    );
+    assert.throws(() => parseConfig(`[images]\nsmoke = ["${'x'.repeat(5000)}"]\n`, 'f.toml'), /^ {2}images\.smoke\[0\]: must be at most 4096 characters$/m);
+    assert.throws(
+      () => parseConfig(`[index]\nsimple_url = "https://x/${'a'.repeat(3000)}"\n`, 'f.toml'),
+      /^ {2}index\.simple_url: must be at most 2048 characters$/m,
+    );
+  });
+
+  function pkgs65(names: string[]): string {
+    return names.map((n) => `[[packages]]\nname = "${n}"\npath = "."\n`).join('') + '[[variants]]\nname = "core"\npackages = ["pkg-0"]\n';
+  }
+});
+
+describe('repository URL', () => {
+  const url = (u: string) => parseConfig(`[repository]\nurl = ${JSON.stringify(u)}\n`, 'f.toml').repository.url;
+  const FORMS = 'use https://host/path, ssh://[user@]host[:port]/path, user@host:path (scp-like), file:///path or an absolute local path';
+
+  it('accepts https, ssh, scp-like, file:// and absolute paths', () => {
+    for (const ok of [
+      'https://github.com/o/r.git',
+      'ssh://git@github.com/o/r.git',
+      'ssh://git@[::1]:2222/o/r.git',
+      'git@github.com:o/r.git',
+      'file:///srv/git/r.git',
+      '/srv/git/r.git',
+    ])
+      assert.equal(url(ok), ok);
+  });
+
+  it('refuses transports that run commands or never end, and what git or ssh would read as an option', () => {
+    // fd::17 used to pass and hang git past the release's end.
+    const refused: [string, string][] = [
+      ['fd::17', `"fd::17" uses git's fd:: transport, which runs a command or reads a file descriptor; ${FORMS}`],
+      ['ext::sh -c touch% /tmp/pwned', "uses git's ext:: transport"],
+      ['-uhelp', 'starts with "-", which git would read as an option'],
+      ['ssh://-oProxyCommand=touch/r', 'has a host ssh could read as an option'],
+      ['git@-oProxyCommand=x:r', 'has a user or host ssh could read as an option'],
+      ['git://example.com/r.git', 'uses the git:// transport'],
+      ['http://example.com/r.git', 'uses the http:// transport'],
+      ['file://host/r.git', 'is not a file:/// URL of a local path'],
+      ['/srv/git/r.git\n--upload-pack=x', 'contains whitespace or a control character'],
+      ['/srv/../etc', 'is not a normalised absolute path'],
+      ['relative/dir', 'is not a URL git may fetch from'],
+    ];
+    for (const [bad, why] of refused) {
+      assert.throws(
+        () => url(bad),
+        (err: Error) => err.message.includes(`repository.url: ${JSON.stringify(bad)} `) && err.message.includes(why) && err.message.endsWith(FORMS),
+        bad,
+      );
+    }
   });
 });
 
