@@ -129,7 +129,7 @@ export function registerReleaseCommands(program: Command): void {
     )
     .option('--ref <branch|commit>', "release a branch or commit without a tag: tag it v<its packages' version>, push the tag, release it")
     .option('--version <version>', 'with --ref: the version to tag when every package takes its version from the tag')
-    .option('--config <file>', `configuration file (default ./${CONFIG_FILE}; the seed's defaults when absent)`)
+    .option('--config <file>', `configuration file (default ./${CONFIG_FILE}, which must exist)`)
     .option('--dry-run', 'validate and build only; upload and push nothing', false)
     .option(
       '--wait',
