@@ -203,8 +203,8 @@ export async function claimStack(dataDir: string, log: (line: string) => void): 
     owner: { pid: process.pid, ...(me ? { startTime: me.startTime } : {}) },
     services: [],
   };
-  // Two rounds: a stale file is removed in the first, and the file is ours in the second unless
-  // another process claimed it in between (then it is that process's, and in use).
+  // A stale file is removed in one round and the file is ours in the next, unless another process
+  // claimed it in between (then it is that process's, and in use, in the round after).
   for (let round = 0; round < 3; round++) {
     if (await createPrivateFile(file, serialize(state))) return claimHandle(file, state);
     const existing = await readState(file);
