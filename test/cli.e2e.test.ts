@@ -1,6 +1,7 @@
 // What a user types: `tagship dev` brings up the embedded stack and a worker, and
-// `tagship release start … --wait` releases through it; exit codes are the outcome. Ctrl-C is
-// tried on a dev of its own, so no test depends on running before it.
+// `tagship release start … --wait` releases through it; exit codes are the outcome (4: a step waits
+// for an operator, which a CI job must not sit out). Ctrl-C is tried on a dev of its own, so no
+// test depends on running before it.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
-import { createExampleRepo, git } from '../src/dev/demo/example-repo';
+import { createExampleRepo, git, tagVersion } from '../src/dev/demo/example-repo';
 import { freePort, httpOk } from '../src/dev/stack/service';
 import { eventually } from './support/eventually';
 
@@ -62,6 +63,8 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
   let root: string;
   let dev: Dev;
   let configFile: string;
+  /** The lines of configFile, for tests that write a variant of it. */
+  let configLines: string[];
   let repoDir: string;
   const devs: Dev[] = [];
 
@@ -85,26 +88,24 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
     // What dev tells the user to put in their tagship.toml: the stack's two-platform Python base.
     const baseImage = /^ {2}base image +(\S+)/m.exec(dev.output())?.[1];
     assert.ok(baseImage, `dev prints its base image:\n${dev.output()}`);
-    await writeFile(
-      configFile,
-      [
-        '[repository]',
-        'owner = "Softoft-Orga"',
-        'name = "open-ticket-ai"',
-        `url = "${repoDir}"`,
-        '[index]',
-        'auth = "token"',
-        `upload_url = "http://127.0.0.1:${ports.index}/"`,
-        `simple_url = "http://127.0.0.1:${ports.index}/simple/"`,
-        '[images]',
-        `repository = "127.0.0.1:${ports.registry}/softoft-orga/open-ticket-ai"`,
-        'builder = "buildah"',
-        'insecure = true',
-        '[images.build_args]',
-        `BASE_IMAGE = "${baseImage}"`,
-        '',
-      ].join('\n'),
-    );
+    configLines = [
+      '[repository]',
+      'owner = "Softoft-Orga"',
+      'name = "open-ticket-ai"',
+      `url = "${repoDir}"`,
+      '[index]',
+      'auth = "token"',
+      `upload_url = "http://127.0.0.1:${ports.index}/"`,
+      `simple_url = "http://127.0.0.1:${ports.index}/simple/"`,
+      '[images]',
+      `repository = "127.0.0.1:${ports.registry}/softoft-orga/open-ticket-ai"`,
+      'builder = "buildah"',
+      'insecure = true',
+      '[images.build_args]',
+      `BASE_IMAGE = "${baseImage}"`,
+      '',
+    ];
+    await writeFile(configFile, configLines.join('\n'));
   });
 
   after(async () => {
@@ -139,6 +140,43 @@ describe('tagship dev + tagship release start', { timeout: 10 * 60_000 }, () => 
     assert.match(res.stderr, /ERROR: Tag version \(1\.0\.19\) doesn't match package version \(1\.0\.18\)/);
     // Failure messages are encrypted in history; the follower decodes them for the step list.
     assert.match(res.stdout, /✗ validate: ERROR: Tag version \(1\.0\.19\)/);
+  });
+
+  it('release start --wait exits 4 as soon as a step waits for an operator, naming the step, its error and what to do', async () => {
+    // The index is down and every step has one attempt: the first step that needs it waits for an operator.
+    const downIndex = `http://127.0.0.1:${await freePort()}`;
+    const stuckConfig = join(root, 'stuck.toml');
+    await writeFile(
+      stuckConfig,
+      [
+        ...configLines.map((line) =>
+          line.startsWith('upload_url') ? `upload_url = "${downIndex}/"` : line.startsWith('simple_url') ? `simple_url = "${downIndex}/simple/"` : line,
+        ),
+        '[retries]',
+        'validate = 1',
+        'build = 1',
+        'publish = 1',
+        'visible = 1',
+        'image = 1',
+        '',
+      ].join('\n'),
+    );
+    const { tag } = await tagVersion(repoDir, '1.0.20');
+    const res = await tagship(['release', 'start', tag, '--config', stuckConfig, '--wait']);
+    assert.equal(res.exitCode, 4, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /^started: release\/Softoft-Orga\/open-ticket-ai\/v1\.0\.20$/m);
+    assert.match(res.stderr, /^release v1\.0\.20 waits for an operator:$/m);
+    const step = /^ {2}(\S+): .*127\.0\.0\.1:\d+/m.exec(res.stderr)?.[1];
+    assert.ok(step, `the waiting step and its error (which names the index) are shown:\n${res.stderr}`);
+    assert.ok(res.stderr.includes(`tagship release retry v1.0.20 ${step} --config ${stuckConfig}`), res.stderr);
+    assert.ok(res.stderr.includes(`tagship release skip v1.0.20 ${step} --config ${stuckConfig}`), res.stderr);
+    assert.match(res.stderr, /tagship release abort v1\.0\.20 --reason "\.\.\."/);
+    assert.match(res.stderr, new RegExp(`Temporal UI: http://127\\.0\\.0\\.1:${dev.ports.ui}/namespaces/default/workflows/release%2F`));
+    // It does wait, and the operator's answer works on it.
+    const status = await tagship(['release', 'status', tag, '--config', stuckConfig]);
+    assert.match(status.stdout, new RegExp(`${step.replace(/[.:]/g, '\\$&')} +waiting-for-operator`));
+    const abort = await tagship(['release', 'abort', tag, '--config', stuckConfig, '--reason', 'test over']);
+    assert.equal(abort.exitCode, 0, abort.stderr);
   });
 
   it('a tag that is not v*.*.* is refused before anything starts', async () => {

@@ -1,7 +1,9 @@
 // tagship server over real HTTP against the real Temporal dev server: tag pushes that start releases,
-// redeliveries, fuzzed deliveries, CI's OIDC-authenticated start-release (by tag and by ref), health,
-// and the codec endpoint. What the server answers before anything starts (signatures, ignored
-// events, refused tokens and bodies) is in test/unit/server.test.ts.
+// redeliveries (also after an operator aborted the release), deliveries kept while Temporal is down
+// and started when it is back, fuzzed deliveries, CI's start-release API and its answers (under way,
+// versions that disagree, a preflight that fails, by tag and by ref), health, and the codec
+// endpoint. What the server answers before anything starts (signatures, ignored events, refused
+// tokens and bodies, a full spool) is in test/unit/server.test.ts.
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -20,12 +22,19 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../src/contract/search-attributes';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/stack/temporal';
 import { fuzz } from './support/fuzz';
 import { startOidcIssuer, type OidcIssuer } from './support/oidc-issuer';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { PreflightInput } from '../src/contract/activities';
+import { failure } from '../src/contract/failures';
+import { abortUpdate, statusQuery } from '../src/contract/messages';
+import { DELIVERY_MEMO } from '../src/client/start';
 import { git } from '../src/dev/demo/example-repo';
+import { freePort } from '../src/dev/stack/service';
 import { createWorker } from '../worker/run';
+import { eventually } from './support/eventually';
 
 const SECRET = `whsec-${randomBytes(8).toString('hex')}`;
 const API_TOKEN = `tsk-${randomBytes(12).toString('hex')}`;
@@ -82,6 +91,27 @@ async function startEnvironmentIssuer() {
   };
 }
 
+/** A GitHub delivery: `delivery` is its X-GitHub-Delivery id (a redelivery repeats it); signature null sends none. */
+function deliverTo(
+  base: string,
+  event: string,
+  body: string,
+  signature: string | null = sign(body),
+  contentType = 'application/json',
+  delivery = randomBytes(8).toString('hex'),
+) {
+  return fetch(`${base}/webhooks/github`, {
+    method: 'POST',
+    headers: {
+      'content-type': contentType,
+      'x-github-event': event,
+      'x-github-delivery': delivery,
+      ...(signature ? { 'x-hub-signature-256': signature } : {}),
+    },
+    body,
+  });
+}
+
 describe('tagship server', { timeout: 5 * 60_000 }, () => {
   let temporal: TemporalDevServer;
   let client: Client;
@@ -95,16 +125,7 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
 
   // signature: null sends none at all.
   const deliver = (event: string, body: string, signature: string | null = sign(body), contentType = 'application/json') =>
-    fetch(`${base}/webhooks/github`, {
-      method: 'POST',
-      headers: {
-        'content-type': contentType,
-        'x-github-event': event,
-        'x-github-delivery': randomBytes(8).toString('hex'),
-        ...(signature ? { 'x-hub-signature-256': signature } : {}),
-      },
-      body,
-    });
+    deliverTo(base, event, body, signature, contentType);
 
   before(async () => {
     temporal = await startTemporalDevServer({ headless: true, searchAttributes: SEARCH_ATTRIBUTE_TYPES });
@@ -122,6 +143,8 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       codec,
       codecTokens: [hashToken(CODEC_TOKEN)],
       bodyLimit: 64 * 1024,
+      // No worker polls this server's task queue: CI's start answers "starting" once this wait is over.
+      apiWaitMs: 1000,
     });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -183,18 +206,17 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     const ciToken = (overrides: Partial<{ repository: string; ref: string; workflowFile: string; audience: string; expiresInSeconds: number }> = {}) =>
       issuer.sign({ repository: REPO, ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml', audience: 'tagship', ...overrides });
 
-    it('signal-with-starts the release for a GitHub Actions OIDC token, with the PyPI token encrypted in history', async () => {
-      const pypiToken = await ciToken({ audience: 'pypi' });
-      const res = await post(`Bearer ${await ciToken()}`, { tag: 'v2.0.0', pypiOidcToken: pypiToken });
+    it('starts the release for a GitHub Actions OIDC token, and answers 202 starting when validate has not answered within its wait', async () => {
+      const res = await post(`Bearer ${await ciToken()}`, { tag: 'v2.0.0', pypiOidcToken: await ciToken({ audience: 'pypi' }) });
       assert.equal(res.status, 202, await res.clone().text());
-      const { workflowId } = (await res.json()) as { workflowId: string };
-      assert.equal(workflowId, 'release/Softoft-Orga/open-ticket-ai/v2.0.0');
-      const history = await client.workflow.getHandle(workflowId).fetchHistory();
-      const signaled = history.events?.find((e) => e.workflowExecutionSignaledEventAttributes);
-      assert.equal(signaled?.workflowExecutionSignaledEventAttributes?.signalName, 'startRelease');
-      const raw = JSON.stringify(await rawClient.workflow.getHandle(workflowId).fetchHistory());
-      const tokenBody = pypiToken.split('.')[1]!;
-      assert.ok(!raw.includes(tokenBody) && !raw.includes(Buffer.from(pypiToken).toString('base64').slice(0, 40)), 'no token in stored history');
+      const body = (await res.json()) as { status: string; workflowId: string; url: string; tag: string };
+      assert.deepEqual(
+        { ...body, url: undefined },
+        { status: 'starting', workflowId: 'release/Softoft-Orga/open-ticket-ai/v2.0.0', tag: 'v2.0.0', url: undefined },
+      );
+      assert.match(body.url, /\/workflows\/release%2FSoftoft-Orga%2Fopen-ticket-ai%2Fv2\.0\.0$/);
+      // No worker here: the release waits for one, as it would after a worker outage.
+      assert.equal((await client.workflow.getHandle(body.workflowId).describe()).status.name, 'RUNNING');
     });
 
     it('accepts a static API token, and refuses a wrong one or none', async () => {
@@ -206,8 +228,8 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     });
   });
 
-  describe('CI start-release API with a ref (release without a tag)', () => {
-    // Each test has its own repository and server; one worker serves them all.
+  describe('releases run by a worker: CI answers, a ref, webhook redeliveries after an abort', () => {
+    // Each test has its own repository and server; one worker, running the real release workflow, serves them all.
     let root: string;
     let worker: Worker;
     let running: Promise<void>;
@@ -216,6 +238,10 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     const refApps: FastifyInstance[] = [];
     const startedIds: string[] = [];
     const refTarget = () => ({ ...target, taskQueue: 'server-ref-test' });
+    // A destination that refuses what the release needs, as preflight reports it. The worker's own
+    // preflight is used for every other repository.
+    const PREFLIGHT_REFUSED = 'preflight-refused';
+    const REFUSAL = 'registry push: 127.0.0.1:9/acme/preflight-refused refused the push (denied: requested access to the resource is denied)';
 
     /** acme/<name>: one commit on main with its package at 3.1.0, and a server releasing only it. */
     async function refServer(name: string) {
@@ -235,7 +261,9 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
         client: refClient,
         target: refTarget(),
         configs: [refConfig],
+        webhookSecret: SECRET,
         ciAuth: { issuer: issuer.issuer, audience: 'tagship', jwksUrl: issuer.jwksUrl, staticTokens: [hashToken(API_TOKEN)] },
+        codec,
       });
       refApps.push(refApp);
       const refBase = await refApp.listen({ host: '127.0.0.1', port: 0 });
@@ -245,17 +273,33 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
           headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
           body: JSON.stringify(body),
         });
-      return { gitIn, post };
+      const pushOf = (tag: string) => JSON.stringify({ ref: `refs/tags/${tag}`, created: true, deleted: false, repository: { full_name: `acme/${name}` } });
+      const deliver = (body: string, delivery?: string) => deliverTo(refBase, 'push', body, sign(body), 'application/json', delivery);
+      return { gitIn, post, pushOf, deliver, head: await gitIn(['rev-parse', 'HEAD']) };
     }
+
+    const runsOf = async (workflowId: string) => {
+      const runs: string[] = [];
+      for await (const wf of refClient.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(`${wf.runId} ${wf.status.name}`);
+      return runs;
+    };
 
     before(async () => {
       root = await mkdtemp(join(tmpdir(), 'tagship-server-ref-'));
       workerConnection = await NativeConnection.connect({ address: temporal.address });
-      worker = await createWorker(workerConnection, {
-        namespace: temporal.namespace,
-        taskQueue: 'server-ref-test',
-        settings: { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts'), codec },
-      });
+      const settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts'), codec };
+      const activities = createActivities(settings);
+      worker = await createWorker(
+        workerConnection,
+        { namespace: temporal.namespace, taskQueue: 'server-ref-test', settings },
+        {
+          activities: {
+            ...activities,
+            preflightRelease: (input: PreflightInput) =>
+              input.config.repository.name === PREFLIGHT_REFUSED ? Promise.reject(failure('PreflightFailed', REFUSAL)) : activities.preflightRelease(input),
+          },
+        },
+      );
       running = worker.run();
       refClient = await connectClient(refTarget());
     });
@@ -273,6 +317,111 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       if (root) await rm(root, { recursive: true, force: true });
     });
 
+    it('answers 202 under way once validate and preflight passed, with version, commit and checks; the PyPI token stays encrypted in history', async () => {
+      const { gitIn, post, head } = await refServer('answer-ok');
+      await gitIn(['tag', 'v3.1.0']);
+      const pypiToken = await issuer.sign({ repository: REPO, ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml', audience: 'pypi' });
+      const res = await post(`Bearer ${API_TOKEN}`, { tag: 'v3.1.0', pypiOidcToken: pypiToken });
+      assert.equal(res.status, 202, await res.clone().text());
+      const body = (await res.json()) as { workflowId: string; checks: string[]; url: string };
+      startedIds.push(body.workflowId);
+      assert.deepEqual(
+        { ...body, url: undefined, checks: undefined },
+        { status: 'under-way', workflowId: 'release/acme/answer-ok/v3.1.0', tag: 'v3.1.0', version: '3.1.0', commit: head, url: undefined, checks: undefined },
+      );
+      assert.ok(Array.isArray(body.checks));
+      const history = await refClient.workflow.getHandle(body.workflowId).fetchHistory();
+      const accepted = history.events?.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+      assert.equal(accepted?.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name, 'startReleaseAndWait');
+      const raw = JSON.stringify(await rawClient.workflow.getHandle(body.workflowId).fetchHistory());
+      assert.ok(!raw.includes(pypiToken.split('.')[1]!) && !raw.includes(Buffer.from(pypiToken).toString('base64').slice(0, 40)), 'no token in stored history');
+      // A re-run CI job asks the running release, which answers the same.
+      const again = await post(`Bearer ${API_TOKEN}`, { tag: 'v3.1.0' });
+      assert.equal(again.status, 202);
+      assert.equal(((await again.json()) as { status: string }).status, 'under-way');
+      assert.equal((await runsOf(body.workflowId)).length, 1);
+    });
+
+    it("answers 422 with the seed's message when the tag names another version than the packages", async () => {
+      const { gitIn, post } = await refServer('answer-mismatch');
+      await gitIn(['tag', 'v3.2.0']);
+      const res = await post(`Bearer ${API_TOKEN}`, { tag: 'v3.2.0' });
+      assert.equal(res.status, 422, await res.clone().text());
+      const body = (await res.json()) as { status: string; type: string; error: string; workflowId: string };
+      assert.deepEqual([body.status, body.type, body.workflowId], ['stopped', 'VersionMismatch', 'release/acme/answer-mismatch/v3.2.0']);
+      assert.match(body.error, /ERROR: Tag version \(3\.2\.0\) doesn't match package version \(3\.1\.0\)/);
+      await eventually(
+        'the release to have failed',
+        () => refClient.workflow.getHandle(body.workflowId).describe(),
+        (d) => d.status.name === 'FAILED',
+      );
+    });
+
+    it('answers 424 naming the check when preflight finds a destination that refuses; the release waits for an operator at preflight', async () => {
+      const { gitIn, post } = await refServer(PREFLIGHT_REFUSED);
+      await gitIn(['tag', 'v3.1.0']);
+      const res = await post(`Bearer ${API_TOKEN}`, { tag: 'v3.1.0' });
+      assert.equal(res.status, 424, await res.clone().text());
+      const body = (await res.json()) as { status: string; type: string; step: string; error: string; workflowId: string };
+      startedIds.push(body.workflowId);
+      assert.deepEqual([body.status, body.type, body.step], ['stopped', 'PreflightFailed', 'preflight']);
+      assert.ok(body.error.includes(REFUSAL), body.error);
+      const status = await refClient.workflow.getHandle(body.workflowId).query(statusQuery);
+      assert.deepEqual(
+        status.steps.filter((s) => s.state === 'waiting-for-operator').map((s) => s.step),
+        ['preflight'],
+      );
+    });
+
+    it('never restarts an aborted release for a redelivered or copied delivery; an explicit start does', async () => {
+      const { gitIn, post, pushOf, deliver } = await refServer('hook-abort');
+      await gitIn(['tag', 'v3.1.0']);
+      const delivery = randomBytes(8).toString('hex');
+      const first = await deliver(pushOf('v3.1.0'), delivery);
+      assert.equal(first.status, 202, await first.clone().text());
+      const { workflowId } = (await first.json()) as { workflowId: string };
+      startedIds.push(workflowId);
+      assert.equal(workflowId, 'release/acme/hook-abort/v3.1.0');
+      const handle = refClient.workflow.getHandle(workflowId);
+      assert.equal((await handle.describe()).memo?.[DELIVERY_MEMO], delivery);
+      // Still running: the same delivery again is recognised, and does nothing.
+      const redelivered = await deliver(pushOf('v3.1.0'), delivery);
+      assert.equal(redelivered.status, 200);
+      assert.deepEqual(
+        { ...((await redelivered.json()) as Record<string, unknown>), url: undefined },
+        { status: 'already handled', workflowId, delivery, url: undefined },
+      );
+      await handle.executeUpdate(abortUpdate, { args: ['the wrong commit was tagged'] });
+      await eventually(
+        'the aborted release to have failed',
+        () => handle.describe(),
+        (d) => d.status.name === 'FAILED',
+      );
+
+      const afterAbort = await deliver(pushOf('v3.1.0'), delivery);
+      assert.equal(afterAbort.status, 200, await afterAbort.clone().text());
+      assert.equal(((await afterAbort.json()) as { status: string }).status, 'already handled');
+      // A copy of the signed body under a new delivery id is not a way around it.
+      const copied = await deliver(pushOf('v3.1.0'));
+      assert.equal(copied.status, 200);
+      const copiedBody = (await copied.json()) as { ignored: string; workflowId: string };
+      assert.equal(copiedBody.workflowId, workflowId);
+      assert.match(copiedBody.ignored, /has ended \(failed\); a webhook never starts an ended release again: run `tagship release start v3\.1\.0`/);
+      assert.deepEqual(
+        (await runsOf(workflowId)).map((r) => r.split(' ')[1]),
+        ['FAILED'],
+      );
+
+      // Someone who means it starts it again.
+      const restarted = await post(`Bearer ${API_TOKEN}`, { tag: 'v3.1.0' });
+      assert.equal(restarted.status, 202, await restarted.clone().text());
+      assert.equal(((await restarted.json()) as { status: string }).status, 'under-way');
+      assert.deepEqual(
+        (await runsOf(workflowId)).map((r) => r.split(' ')[1]),
+        ['RUNNING', 'FAILED'],
+      );
+    });
+
     it('tags the branch with its version, pushes the tag and starts that release; asking again joins it', async () => {
       const { gitIn, post } = await refServer('ref-repo');
       const head = await gitIn(['rev-parse', 'HEAD']);
@@ -281,8 +430,17 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       const body = (await res.json()) as { workflowId: string; tag: string; commit: string; tagCreated: boolean };
       startedIds.push(body.workflowId);
       assert.deepEqual(
-        { ...body, url: undefined, runId: undefined },
-        { workflowId: 'release/acme/ref-repo/v3.1.0', tag: 'v3.1.0', commit: head, tagCreated: true, url: undefined, runId: undefined },
+        { ...body, url: undefined, checks: undefined },
+        {
+          status: 'under-way',
+          workflowId: 'release/acme/ref-repo/v3.1.0',
+          tag: 'v3.1.0',
+          version: '3.1.0',
+          commit: head,
+          tagCreated: true,
+          url: undefined,
+          checks: undefined,
+        },
       );
       assert.equal(await gitIn(['rev-parse', 'v3.1.0^{commit}']), head);
       const again = await post(`Bearer ${API_TOKEN}`, { ref: head });
@@ -349,6 +507,7 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
         ciAuth: { issuer: envIssuer.issuer, audience: 'tagship', jwksUrl: envIssuer.jwksUrl, staticTokens: [] },
         codec,
         bodyLimit: 64 * 1024,
+        apiWaitMs: 1000,
       });
       envBase = await envApp.listen({ host: '127.0.0.1', port: 0 });
     });
@@ -436,5 +595,64 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       assert.ok(preflight.status < 300);
       assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /x-namespace/);
     });
+  });
+});
+
+describe('tagship server while Temporal is down', { timeout: 5 * 60_000 }, () => {
+  let root: string;
+  let port: number;
+  let client: Client;
+  let app: FastifyInstance;
+  let base: string;
+  let spoolDir: string;
+  let temporal: TemporalDevServer | undefined;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tagship-server-down-'));
+    spoolDir = join(root, 'server', 'webhook-spool');
+    // Nobody listens here yet; the dev server is started on this port later.
+    port = await freePort();
+    const target: TemporalTarget = { address: `127.0.0.1:${port}`, namespace: 'default', taskQueue: 'server-down-test', uiUrl: 'http://127.0.0.1:8233' };
+    client = new Client({ connection: Connection.lazy({ address: target.address }), namespace: target.namespace });
+    app = await buildServer({
+      client,
+      target,
+      configs: [parseConfig('[repository]\nowner = "Softoft-Orga"\nname = "open-ticket-ai"\n', 'tagship.toml')],
+      webhookSecret: SECRET,
+      ciAuth: { issuer: 'http://127.0.0.1:9', audience: 'tagship', jwksUrl: 'http://127.0.0.1:9/jwks', staticTokens: [] },
+      webhookStartTimeoutMs: 1000,
+      spool: { dir: spoolDir, retryInitialMs: 200, retryMaxMs: 2000, idleMs: 500 },
+    });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => {
+    await app?.close();
+    await client?.connection.close();
+    await temporal?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('keeps a tag push that arrives while Temporal is down, and starts its release once Temporal is back', async () => {
+    const delivery = randomBytes(8).toString('hex');
+    const res = await deliverTo(base, 'push', tagPush('v4.0.0'), undefined, undefined, delivery);
+    assert.equal(res.status, 202, await res.clone().text());
+    assert.deepEqual(await res.json(), { queued: true, delivery });
+    assert.deepEqual(await readdir(spoolDir), [`${delivery}.json`]);
+
+    temporal = await startTemporalDevServer({ port, headless: true, searchAttributes: SEARCH_ATTRIBUTE_TYPES });
+    const workflowId = 'release/Softoft-Orga/open-ticket-ai/v4.0.0';
+    const started = await eventually(
+      'the queued delivery to start its release and leave the spool',
+      async () => ({ description: await client.workflow.getHandle(workflowId).describe(), spool: await readdir(spoolDir) }),
+      (s) => s.spool.length === 0,
+      { timeoutMs: 180_000, intervalMs: 500, show: (s) => JSON.stringify({ status: s.description.status.name, spool: s.spool }) },
+    );
+    assert.equal(started.description.status.name, 'RUNNING');
+    assert.equal(started.description.memo?.[DELIVERY_MEMO], delivery);
+    // GitHub's redelivery of it now finds the release it started.
+    const again = await deliverTo(base, 'push', tagPush('v4.0.0'), undefined, undefined, delivery);
+    assert.equal(again.status, 200, await again.clone().text());
+    assert.equal(((await again.json()) as { status: string }).status, 'already handled');
+    await client.workflow.getHandle(workflowId).terminate('test over');
   });
 });

@@ -14,7 +14,6 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
@@ -201,8 +200,8 @@ export type UnderWayAnswer =
   | { readonly kind: 'under-way'; readonly underWay: ReleaseUnderWay }
   /** validate or preflight stopped the release, or waits for an operator: that step's failure type and message. */
   | { readonly kind: 'stopped'; readonly type: string; readonly message: string }
-  /** Still validating when the wait ran out: the release goes on; `release status` tells the rest. */
-  | { readonly kind: 'starting' }
+  /** Still validating when the wait ran out, or the update went unanswered (`reason`): the release goes on; `release status` tells the rest. */
+  | { readonly kind: 'starting'; readonly reason?: string }
   /** A release started by a tagship from before this answer existed: it runs (and got CI's token), but cannot say how far. */
   | { readonly kind: 'running' };
 
@@ -217,6 +216,10 @@ export interface UnderWayStart {
 /** How long a start waits for validate and preflight before answering `starting`. */
 export const DEFAULT_UNDER_WAY_WAIT_MS = 10 * 60_000;
 
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 // What the workflow SDK answers an update that the (older) workflow has no handler for.
 const NO_HANDLER = 'No registered handler for update';
 
@@ -226,7 +229,7 @@ async function endedAnswer(handle: WorkflowHandle): Promise<UnderWayAnswer | und
     await handle.result();
     return undefined;
   } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) return { kind: 'stopped', type: 'ReleaseEnded', message: err instanceof Error ? err.message : String(err) };
+    if (!(err instanceof WorkflowFailedError)) return { kind: 'stopped', type: 'ReleaseEnded', message: errorText(err) };
     const cause = err.cause instanceof ActivityFailure ? err.cause.cause : err.cause;
     return {
       kind: 'stopped',
@@ -278,13 +281,12 @@ export async function startReleaseUnderWay(
     }
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw alreadyDone(err, workflowId);
     const now = await describeRelease(client, workflowId);
-    if (now?.status.name === 'RUNNING' && (bound.signal.aborted || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError))
-      return answer({ kind: 'starting' });
+    // Running, but the answer could not be had: the wait ran out, or the server gave up on the
+    // update (say while no worker takes the release). As far as anyone knows, it is still starting.
+    if (now?.status.name === 'RUNNING') return answer({ kind: 'starting', ...(bound.signal.aborted ? {} : { reason: errorText(err) }) });
     // The release ended between the start and the update (aborted, or failed in its first steps).
-    if (now && now.status.name !== 'RUNNING') {
-      const ended = await endedAnswer(handle);
-      if (ended) return answer(ended);
-    }
+    const ended = now ? await endedAnswer(handle) : undefined;
+    if (ended) return answer(ended);
     throw err;
   } finally {
     clearTimeout(timer);

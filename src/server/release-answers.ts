@@ -32,7 +32,7 @@ export function underWayAnswer(answer: UnderWayAnswer, release: { readonly workf
       return { status: 202, body: { status: 'under-way', workflowId, url, tag: u.tag, version: u.version, commit: u.commit, checks: u.checks } };
     }
     case 'starting':
-      return { status: 202, body: { status: 'starting', workflowId, url, tag } };
+      return { status: 202, body: { status: 'starting', workflowId, url, tag, ...(answer.reason !== undefined ? { note: answer.reason } : {}) } };
     case 'running':
       return { status: 202, body: { status: 'running', workflowId, url, tag } };
     case 'stopped':
