@@ -11,11 +11,12 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { parseConfig } from '../../src/config/load';
 import { hashToken } from '../../src/server/ci-auth';
 import { buildServer, type ServerOptions } from '../../src/server/app';
+import { lazyClient, serverSettingsFromEnv } from '../../src/server/server-settings';
 import { eventually } from '../support/eventually';
 import { startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer';
 
@@ -78,7 +79,7 @@ describe('tagship server, before anything starts', () => {
 
   before(async () => {
     // Nothing listens on port 9: a request that reached Temporal would fail the test with a 500.
-    client = new Client({ connection: Connection.lazy({ address: target.address }), namespace: target.namespace });
+    client = lazyClient(target);
     issuer = await startOidcIssuer({ repository: REPO, ref: 'refs/tags/v2.0.0', workflowFile: '.github/workflows/release.yml' });
     app = await server();
   });
@@ -220,6 +221,24 @@ describe('tagship server, before anything starts', () => {
         payload: JSON.stringify({ tag: 'v1.0.12' }),
       });
       assert.equal(ci.statusCode, 503, ci.body);
+    });
+  });
+
+  describe('server settings', () => {
+    it('puts the spool under TAGSHIP_HOME, lets a flag or TAGSHIP_WEBHOOK_SPOOL name it, and bounds the numbers', () => {
+      const defaults = serverSettingsFromEnv({ TAGSHIP_HOME: '/srv/tagship' });
+      assert.deepEqual(defaults, { spool: { dir: '/srv/tagship/webhook-spool', limit: 1000 }, apiWaitMs: 600_000 });
+      const set = serverSettingsFromEnv({ TAGSHIP_WEBHOOK_SPOOL: '/var/spool/tagship', TAGSHIP_WEBHOOK_SPOOL_LIMIT: '50', TAGSHIP_API_WAIT_SECONDS: '120' });
+      assert.deepEqual(set, { spool: { dir: '/var/spool/tagship', limit: 50 }, apiWaitMs: 120_000 });
+      assert.equal(serverSettingsFromEnv({ TAGSHIP_WEBHOOK_SPOOL: '/var/spool/tagship' }, '/flag/dir').spool.dir, '/flag/dir');
+      for (const [name, value] of [
+        ['TAGSHIP_API_WAIT_SECONDS', '0'],
+        ['TAGSHIP_API_WAIT_SECONDS', '3601'],
+        ['TAGSHIP_WEBHOOK_SPOOL_LIMIT', '1e3'],
+        ['TAGSHIP_WEBHOOK_SPOOL_LIMIT', '-5'],
+      ] as const) {
+        assert.throws(() => serverSettingsFromEnv({ [name]: value }), new RegExp(`${name}=${value.replace('+', '\\+')} must be a whole number`));
+      }
     });
   });
 
