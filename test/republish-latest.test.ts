@@ -1,5 +1,5 @@
-// The scheduled re-publish of moving tags on the time-skipping test server, with the real retag
-// activity against a real registry. Images are two-platform OCI indexes uploaded blob by blob
+// The scheduled re-publish of moving tags on the time-skipping test server (and, beside a release
+// waiting for an operator, on the dev server), with the real retag activity against a real registry. Images are two-platform OCI indexes uploaded blob by blob
 // (test/support/oci-index.ts): the retag only copies manifests, so a real build would add
 // minutes and nothing to what is tested here.
 import assert from 'node:assert/strict';
@@ -8,8 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { moveTags } from '../activities/lib/image-tags';
 import { parseImageRepository, RegistryClient } from '../activities/lib/registry-client';
@@ -18,7 +19,17 @@ import type { TagshipConfig } from '../src/config/schema';
 import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { tools } from '../activities/lib/tools';
 import { compareVersions, parseVersion } from '../src/contract/version';
-import type { RepublishLatestSummary } from '../src/contract/release';
+import { runningReleases, type RunningRelease } from '../activities/running-releases';
+import { startRelease } from '../src/client/start';
+import type { ReleaseActivities } from '../src/contract/activities';
+import { failure } from '../src/contract/failures';
+import { statusQuery } from '../src/contract/messages';
+import type { ReleaseStatus } from '../src/contract/release';
+import { SEARCH_ATTRIBUTE_TYPES } from '../src/contract/search-attributes';
+import { repositorySlug } from '../src/contract/workflow-ids';
+import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/stack/temporal';
+import { eventually } from './support/eventually';
+import type { RepublishLatestResult } from '../workflows/republish-latest';
 import { workflowsPath } from '../worker/run';
 import { pushIndex } from './support/oci-index';
 
@@ -47,15 +58,21 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     return pushed.digest;
   }
 
-  async function republish(config: TagshipConfig, running: string[]): Promise<RepublishLatestSummary> {
+  /** Runs the workflow once; `running` are versions of running releases whose status is not known. */
+  async function republish(config: TagshipConfig, running: string[]): Promise<RepublishLatestResult> {
     const id = randomUUID();
     const taskQueue = `republish-${id}`;
     const settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts') };
-    // The time-skipping server has no visibility queries; which releases run is given here.
-    const activities = { ...createActivities(settings), runningReleaseVersions: async () => running };
+    // The time-skipping server has no visibility queries; which releases run is given here (the
+    // describe block on the dev server below runs the real activity).
+    const activities = {
+      ...createActivities(settings),
+      runningReleaseVersions: async () => running,
+      runningReleases: async (): Promise<RunningRelease[]> => running.map((version) => ({ version, workflowId: `release/o/r/v${version}` })),
+    };
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
     return worker.runUntil(
-      env.client.workflow.execute('republishLatest', { taskQueue, workflowId: `republish-${id}`, args: [{ config }] }) as Promise<RepublishLatestSummary>,
+      env.client.workflow.execute('republishLatest', { taskQueue, workflowId: `republish-${id}`, args: [{ config }] }) as Promise<RepublishLatestResult>,
     );
   }
 
@@ -115,7 +132,12 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     it('skips while a stable release of the repository runs, but not for a running pre-release', async () => {
       const { config, client } = await laggingLatest('seed-skips');
       const skipped = await republish(config, ['1.0.19']);
-      assert.match(skipped.skipped ?? '', /release v1\.0\.19 is running/);
+      assert.equal(skipped.skipped, 'release v1.0.19 is running; it moves the tags of every variant itself');
+      assert.deepEqual(skipped.variants, []);
+      assert.deepEqual(
+        skipped.skippedVariants?.map((s) => s.reason),
+        ['core', 'all', 'hf_local'].map((v) => `release v1.0.19 is running (its status could not be read); it moves ${v}'s tags itself`),
+      );
       assert.equal((await client.getManifest('core-latest'))?.digest, (await client.getManifest('1.0.17-core'))?.digest);
       const ran = await republish(config, ['1.1.0rc2']);
       assert.equal(ran.skipped, undefined);
@@ -211,6 +233,132 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
         ['unchanged', 'unchanged', 'none'],
       );
       assert.match(summary.variants[0]!.reason, /^0\.9-core, 1\.0-core, 1\.1-core, 0-core, 1-core, core-latest already right$/);
+    });
+  });
+});
+
+// Which releases run and what they still have ahead is read from Temporal itself here: the real
+// runningReleases activity lists them through visibility (the dev server has it; the time-skipping
+// one has not) and asks each one's status query. The release is the real release workflow; only
+// its steps are stand-ins, with the image step of core failing so it waits for an operator.
+describe('republishLatest beside a release waiting for an operator', { timeout: 5 * 60_000 }, () => {
+  let root: string;
+  let registry: LocalRegistry;
+  let server: TemporalDevServer;
+  let nativeConnection: NativeConnection;
+  let connection: Connection;
+  let client: Client;
+  let bundle: WorkflowBundleWithSourceMap;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tagship-republish-dev-'));
+    registry = await startRegistry({ dataDir: join(root, 'registry') });
+    server = await startTemporalDevServer({ headless: true, searchAttributes: SEARCH_ATTRIBUTE_TYPES });
+    nativeConnection = await NativeConnection.connect({ address: server.address });
+    connection = await Connection.connect({ address: server.address });
+    client = new Client({ connection, namespace: server.namespace });
+    bundle = await bundleWorkflowCode({ workflowsPath });
+  });
+  after(async () => {
+    await connection?.close();
+    await nativeConnection?.close();
+    await server?.stop();
+    await registry?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** The steps of a release that get as far as its images; the image of `stuck` fails so the release waits for an operator. */
+  function releaseSteps(stuck: string): Partial<ReleaseActivities> {
+    return {
+      async validateRelease({ config, tag }) {
+        return { version: tag.slice(1), commit: 'c'.repeat(40), packages: config.packages.map((p) => ({ name: p.name, version: tag.slice(1) })) };
+      },
+      async preflightRelease() {
+        return { checks: [] };
+      },
+      async buildPackage(i) {
+        return {
+          package: i.package,
+          version: i.version,
+          files: [{ filename: `${i.package}-${i.version}.tar.gz`, kind: 'sdist', size: 1, sha256: 'a'.repeat(64) }],
+        };
+      },
+      async publishPackage(i) {
+        return { package: i.package, uploaded: i.files.map((f) => f.filename), alreadyPresent: [] };
+      },
+      async waitUntilVisible(i) {
+        return { package: i.package, polls: 1 };
+      },
+      async publishImage(i) {
+        if (i.variant === stuck) throw failure('ImageContentMismatch', `${i.variant} does not contain the published wheels`);
+        return {
+          variant: i.variant,
+          tags: [],
+          digest: `sha256:${'b'.repeat(64)}`,
+          platforms: ['linux/amd64', 'linux/arm64'],
+          latest: { moved: true, reason: 'newest' },
+        };
+      },
+      async publishGitHubRelease(i) {
+        return { id: 1, url: `https://github.com/o/r/releases/tag/${i.tag}`, created: true, assetsUploaded: [], assetsUnchanged: [] };
+      },
+    };
+  }
+
+  it('re-tags the variants the release has finished and skips the one it waits on, naming the release', async () => {
+    const config = parseConfig(
+      `[images]\nrepository = "${registry.host}/softoft-orga/beside-operator"\ninsecure = true\n\n` +
+        '[[variants]]\nname = "core"\npackages = ["open-ticket-ai"]\n\n[[variants]]\nname = "all"\npackages = ["open-ticket-ai", "otai-hf-local"]\n\n' +
+        '[[variants]]\nname = "hf_local"\npackages = ["otai-hf-local"]\n',
+      'tagship.toml',
+    );
+    const images = new RegistryClient(parseImageRepository(config.images.repository), { insecure: true });
+    for (const variant of ['core', 'all']) {
+      for (const version of ['1.0.17', '1.0.18']) await moveTags(images, config, variant, version, await pushIndex(config, images, version, variant));
+      // Both -latest tags moved back by hand, so the re-publish has work in both variants.
+      await images.putManifest(`${variant}-latest`, (await images.getManifest(`1.0.17-${variant}`))!);
+    }
+
+    const taskQueue = `republish-dev-${randomUUID()}`;
+    const settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts') };
+    const activities = { ...createActivities(settings), ...releaseSteps('core'), runningReleases };
+    const worker = await Worker.create({ connection: nativeConnection, namespace: server.namespace, taskQueue, workflowBundle: bundle, activities });
+    await worker.runUntil(async () => {
+      const { handle } = await startRelease(client, { taskQueue }, config, 'v1.0.19');
+      const imageStates = (s: ReleaseStatus) => s.steps.filter((step) => step.step.startsWith('image:')).map((step) => `${step.step}=${step.state}`);
+      await eventually(
+        'v1.0.19 waiting for an operator on image:core, its other images done',
+        () => handle.query(statusQuery),
+        (s) => imageStates(s).join(' ') === 'image:core=waiting-for-operator image:all=succeeded image:hf_local=succeeded',
+        { show: (s) => imageStates(s).join(' ') },
+      );
+      const query = `WorkflowType = 'release' AND ExecutionStatus = 'Running' AND TagshipRepo = '${repositorySlug(config)}'`;
+      await eventually(
+        'v1.0.19 listed by visibility',
+        async () => (await client.workflow.count(query)).count,
+        (n) => n === 1,
+      );
+
+      const summary = (await client.workflow.execute('republishLatest', {
+        taskQueue,
+        workflowId: `republish-dev-${randomUUID()}`,
+        args: [{ config }],
+      })) as RepublishLatestResult;
+
+      assert.equal(summary.skipped, undefined, 'the re-publish ran');
+      assert.deepEqual(summary.skippedVariants, [
+        { variant: 'core', release: 'v1.0.19', reason: "release v1.0.19 is waiting for an operator on image:core; it moves core's tags itself" },
+      ]);
+      assert.deepEqual(
+        summary.variants.map((v) => [v.variant, v.outcome]),
+        [
+          ['all', 'moved'],
+          ['hf_local', 'none'],
+        ],
+      );
+      assert.equal((await images.getManifest('all-latest'))?.digest, (await images.getManifest('1.0.18-all'))?.digest, 'all-latest re-tagged');
+      assert.equal((await images.getManifest('core-latest'))?.digest, (await images.getManifest('1.0.17-core'))?.digest, 'core-latest left to v1.0.19');
+      await handle.terminate('test over');
     });
   });
 });
