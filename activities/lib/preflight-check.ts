@@ -39,6 +39,17 @@ export function deadline(signal: AbortSignal | undefined, ms = 30_000): AbortSig
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** An HTML error page's text as the server meant it: "Missing 'content'", not "Missing &#039;content&#039;". */
+function unescapeHtml(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
+    if (name[0] !== '#') return ENTITIES[name.toLowerCase()] ?? whole;
+    const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : Number(name.slice(1));
+    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
+}
+
 /** The text of an answer worth showing an operator: a JSON API's error messages, an HTML page's <pre>, else its first line; bounded. */
 export async function answerText(res: Response): Promise<string> {
   const raw = (await res.text().catch(() => '')).trim();
@@ -51,7 +62,7 @@ export async function answerText(res: Response): Promise<string> {
     text = [typeof body.message === 'string' ? body.message : '', ...errors].filter(Boolean).join('; ');
   } catch {
     const pre = /<pre>([\s\S]*?)<\/pre>/i.exec(raw)?.[1] ?? /<title>([\s\S]*?)<\/title>/i.exec(raw)?.[1];
-    text = (pre ?? raw.split('\n')[0] ?? '').replace(/<[^>]*>/g, '');
+    text = unescapeHtml((pre ?? raw.split('\n')[0] ?? '').replace(/<[^>]*>/g, ''));
   }
   // Warehouse (PyPI) puts its reason in the status line and an HTML page in the body.
   const reason = res.statusText.trim();

@@ -57,6 +57,10 @@ export interface GitHubApiOptions {
   readonly token: string;
   /** "owner/name" of every repository it knows; others are 404 as on GitHub. */
   readonly repositories: readonly string[];
+  /** Whether the token's user may push, as GitHub's repository answer says it (`permissions.push`); default true. */
+  readonly push?: boolean;
+  /** A classic token's scopes, sent as GitHub does in X-OAuth-Scopes on every answer to it; unset: a fine-grained token, which gets no such header. */
+  readonly scopes?: readonly string[];
 }
 
 const DOCS = 'https://docs.github.com/rest';
@@ -93,6 +97,8 @@ function jsonBody(raw: Buffer): Record<string, unknown> {
 
 export async function startGitHubApi(opts: GitHubApiOptions): Promise<GitHubApi> {
   const repositories = new Set(opts.repositories.map((r) => r.toLowerCase()));
+  // GitHub finds a repository whatever the case of its name and answers with its own spelling.
+  const spelling = new Map(opts.repositories.map((r) => [r.toLowerCase(), r]));
   const releases: StoredRelease[] = [];
   const requests: RecordedRequest[] = [];
   const latest = new Map<string, number>();
@@ -184,6 +190,29 @@ export async function startGitHubApi(opts: GitHubApiOptions): Promise<GitHubApi>
     if (!repositories.has(repository)) throw notFound(`${DOCS}/repos/repos#get-a-repository`);
     const rest = m[3] ?? '';
     let r: RegExpExecArray | null;
+
+    if (rest === '' && method === 'GET') {
+      // Get a repository: `permissions` is there for an authenticated caller, and says the user's role.
+      const full = spelling.get(repository)!;
+      const [owner, name] = full.split('/');
+      const push = opts.push ?? true;
+      return {
+        status: 200,
+        body: {
+          id: 1296269,
+          node_id: 'R_1',
+          name,
+          full_name: full,
+          owner: { login: owner, id: 2, type: 'Organization' },
+          private: false,
+          visibility: 'public',
+          html_url: `${base}/${full}`,
+          url: `${base}/repos/${full}`,
+          default_branch: 'main',
+          permissions: { admin: false, maintain: false, push, triage: push, pull: true },
+        },
+      };
+    }
 
     if ((r = /^\/releases\/tags\/(.+)$/.exec(rest)) && method === 'GET') {
       const tag = decodeURIComponent(r[1]!);
@@ -311,6 +340,7 @@ export async function startGitHubApi(opts: GitHubApiOptions): Promise<GitHubApi>
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (opts.scopes && authorized(req)) res.setHeader('x-oauth-scopes', opts.scopes.join(', '));
     const record = (status: number) =>
       requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status, userAgent: req.headers['user-agent'] });
     handle(req, url).then(
