@@ -22,13 +22,11 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../src/contract/search-attributes';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/stack/temporal';
 import { fuzz } from './support/fuzz';
 import { startOidcIssuer, type OidcIssuer } from './support/oidc-issuer';
+import { startMintServer, type MintServer } from './support/pypi-mint-server';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { createActivities } from '../activities';
-import type { PreflightInput } from '../src/contract/activities';
-import { failure } from '../src/contract/failures';
 import { abortUpdate, statusQuery } from '../src/contract/messages';
 import { DELIVERY_MEMO } from '../src/client/start';
 import { git } from '../src/dev/demo/example-repo';
@@ -238,13 +236,15 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     const refApps: FastifyInstance[] = [];
     const startedIds: string[] = [];
     const refTarget = () => ({ ...target, taskQueue: 'server-ref-test' });
-    // A destination that refuses what the release needs, as preflight reports it. The worker's own
-    // preflight is used for every other repository.
-    const PREFLIGHT_REFUSED = 'preflight-refused';
-    const REFUSAL = 'registry push: 127.0.0.1:9/acme/preflight-refused refused the push (denied: requested access to the resource is denied)';
+    // PyPI's trusted-publishing endpoints (the one part that cannot run here), which preflight asks.
+    let mint: MintServer;
 
-    /** acme/<name>: one commit on main with its package at 3.1.0, and a server releasing only it. */
-    async function refServer(name: string) {
+    /**
+     * acme/<name>: one commit on main with its package at 3.1.0, and a server releasing only it.
+     * Its index takes uploads by trusted publishing, which preflight proves against `mint`;
+     * `indexAuth: 'token'` makes it an index this worker has no credentials for, which preflight refuses.
+     */
+    async function refServer(name: string, opts: { indexAuth?: 'token' } = {}) {
       const repoDir = join(root, name);
       await mkdir(repoDir);
       const gitIn = (args: string[]) => git(repoDir, args);
@@ -254,7 +254,9 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       await gitIn(['commit', '--quiet', '-m', 'chore: version 3.1.0']);
       // Nothing is published: the index is unreachable, and the releases are terminated below.
       const refConfig = parseConfig(
-        `variants = []\n[repository]\nowner = "acme"\nname = "${name}"\nurl = "${repoDir}"\n[[packages]]\nname = "acme-ref"\npath = "."\n[index]\nupload_url = "http://127.0.0.1:9/legacy/"\nsimple_url = "http://127.0.0.1:9/simple/"\n`,
+        `variants = []\n[repository]\nowner = "acme"\nname = "${name}"\nurl = "${repoDir}"\n[[packages]]\nname = "acme-ref"\npath = "."\n` +
+          `[index]\nupload_url = "http://127.0.0.1:9/legacy/"\nsimple_url = "http://127.0.0.1:9/simple/"\noidc_url = "${mint.url}/"\n` +
+          (opts.indexAuth ? `auth = "${opts.indexAuth}"\n` : ''),
         'tagship.toml',
       );
       const refApp = await buildServer({
@@ -287,19 +289,20 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     before(async () => {
       root = await mkdtemp(join(tmpdir(), 'tagship-server-ref-'));
       workerConnection = await NativeConnection.connect({ address: temporal.address });
-      const settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts'), codec };
-      const activities = createActivities(settings);
-      worker = await createWorker(
-        workerConnection,
-        { namespace: temporal.namespace, taskQueue: 'server-ref-test', settings },
-        {
-          activities: {
-            ...activities,
-            preflightRelease: (input: PreflightInput) =>
-              input.config.repository.name === PREFLIGHT_REFUSED ? Promise.reject(failure('PreflightFailed', REFUSAL)) : activities.preflightRelease(input),
-          },
-        },
-      );
+      mint = await startMintServer({
+        issuer: issuer.issuer,
+        jwksUrl: issuer.jwksUrl,
+        publisher: { repository: REPO, workflowFile: '.github/workflows/release.yml' },
+        // Nothing is uploaded: the releases are terminated before they publish.
+        indexUrl: 'http://127.0.0.1:9/',
+        indexUsername: 'unused',
+        indexPassword: 'unused',
+      });
+      worker = await createWorker(workerConnection, {
+        namespace: temporal.namespace,
+        taskQueue: 'server-ref-test',
+        settings: { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts'), codec },
+      });
       running = worker.run();
       refClient = await connectClient(refTarget());
     });
@@ -314,6 +317,7 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       await running?.catch(() => undefined);
       await workerConnection?.close();
       await refClient?.connection.close();
+      await mint?.close();
       if (root) await rm(root, { recursive: true, force: true });
     });
 
@@ -358,14 +362,15 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
     });
 
     it('answers 424 naming the check when preflight finds a destination that refuses; the release waits for an operator at preflight', async () => {
-      const { gitIn, post } = await refServer(PREFLIGHT_REFUSED);
+      const { gitIn, post } = await refServer('preflight-refused', { indexAuth: 'token' });
       await gitIn(['tag', 'v3.1.0']);
       const res = await post(`Bearer ${API_TOKEN}`, { tag: 'v3.1.0' });
       assert.equal(res.status, 424, await res.clone().text());
       const body = (await res.json()) as { status: string; type: string; step: string; error: string; workflowId: string };
       startedIds.push(body.workflowId);
       assert.deepEqual([body.status, body.type, body.step], ['stopped', 'PreflightFailed', 'preflight']);
-      assert.ok(body.error.includes(REFUSAL), body.error);
+      assert.match(body.error, /index upload/);
+      assert.match(body.error, /index\.auth = "token" but this worker has no index credentials/);
       const status = await refClient.workflow.getHandle(body.workflowId).query(statusQuery);
       assert.deepEqual(
         status.steps.filter((s) => s.state === 'waiting-for-operator').map((s) => s.step),

@@ -158,6 +158,8 @@ export function registerReleaseCommands(program: Command): void {
           process.stdout.write(`${tagged.created ? 'tagged and pushed' : 'already tagged'}: ${tagged.tag} at ${tagged.commit} (${opts.ref})\n`);
           tag = tagged.tag;
         }
+        // On stderr: stdout stays what a script reads.
+        process.stderr.write(`${tag}: waiting for validate and preflight (Ctrl-C stops waiting, not the release)\n`);
         const started = await startReleaseUnderWay(client, target, config, { tag: tag!, dryRun: opts.dryRun });
         process.exitCode = await report(started, tag!, target, opts);
       } finally {

@@ -213,6 +213,8 @@ export interface UnderWayStart {
   readonly answer: UnderWayAnswer;
 }
 
+const DESCRIBE_DEADLINE_MS = 10_000;
+
 /** How long a start waits for validate and preflight before answering `starting`. */
 export const DEFAULT_UNDER_WAY_WAIT_MS = 10 * 60_000;
 
@@ -257,7 +259,8 @@ export async function startReleaseUnderWay(
   const { workflowId } = options;
   const handle = client.workflow.getHandle(workflowId);
   // Only for the words ("started" or "already running"): the update answers the same either way.
-  const joined = (await describeRelease(client, workflowId))?.status.name === 'RUNNING';
+  // Bounded: an unreachable Temporal is said within seconds, not after the SDK's half minute of retries.
+  const joined = (await client.withDeadline(Date.now() + DESCRIBE_DEADLINE_MS, () => describeRelease(client, workflowId)))?.status.name === 'RUNNING';
   const answer = (a: UnderWayAnswer): UnderWayStart => ({ workflowId, joined, handle, answer: a });
   const bound = new AbortController();
   const timer = setTimeout(() => bound.abort(), opts.waitMs ?? DEFAULT_UNDER_WAY_WAIT_MS);
