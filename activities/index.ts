@@ -21,7 +21,7 @@ import { DEFAULT_IMAGE_BUILDS, defaultBuilds, type WorkerSettings } from './lib/
 import { publishImage } from './publish-image';
 import { publishPackage } from './publish-package';
 import { retagLatest } from './retag-latest';
-import { runningReleaseVersions } from './running-releases';
+import { runningReleases, runningReleaseVersions } from './running-releases';
 import { tagRelease } from './tag-release';
 import { validateRelease } from './validate-release';
 import { waitUntilVisible } from './wait-visible';
@@ -111,7 +111,9 @@ export function createActivities(settings: WorkerSettings): ReleaseActivities {
   const builds = new BuildSlots(settings.limits?.builds ?? defaultBuilds(), 'package build');
   const images = new BuildSlots(settings.limits?.imageBuilds ?? DEFAULT_IMAGE_BUILDS, 'image build');
   return {
-    validateRelease: (input) => step(secrets, () => validateRelease(settings, upgraded(input))),
+    // Every step heartbeats: releases started since preflight wait for a cancelled step to stop, and
+    // only a heartbeat carries the cancellation to it.
+    validateRelease: (input) => step(secrets, () => whileHeartbeating('validate', () => validateRelease(settings, upgraded(input)))),
     preflightRelease: (input) => step(secrets, () => whileHeartbeating('preflight', () => preflightRelease(settings, upgraded(input)))),
     buildPackage: (input) =>
       step(secrets, () => inSlot(builds, input.package, () => whileHeartbeating(input.package, () => buildPackage(settings, upgraded(input))))),
@@ -127,9 +129,10 @@ export function createActivities(settings: WorkerSettings): ReleaseActivities {
         // The image slot is taken around the build alone (in lib/image-build), in the order the steps were first scheduled.
         whileHeartbeating(input.variant, () => publishImage(settings, images.forStep(Context.current().info.scheduledTimestampMs), upgraded(input))),
       ),
-    publishGitHubRelease: (input) => step(secrets, () => publishGitHubRelease(settings, upgraded(input))),
-    retagLatest: (input) => step(secrets, () => retagLatest(settings, upgraded(input))),
+    publishGitHubRelease: (input) => step(secrets, () => whileHeartbeating(input.tag, () => publishGitHubRelease(settings, upgraded(input)))),
+    retagLatest: (input) => step(secrets, () => whileHeartbeating(input.variant, () => retagLatest(settings, upgraded(input)))),
     runningReleaseVersions: (input) => step(secrets, () => runningReleaseVersions(upgraded(input))),
-    tagRelease: (input) => step(secrets, () => tagRelease(settings, upgraded(input))),
+    runningReleases: (input) => step(secrets, () => runningReleases(upgraded(input))),
+    tagRelease: (input) => step(secrets, () => whileHeartbeating(input.ref, () => tagRelease(settings, upgraded(input)))),
   };
 }

@@ -3,28 +3,10 @@
 // tags stays out of the way of exactly the variants a running release will still move itself.
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
-import type { RunningReleasesInput } from '../src/contract/activities';
+import type { RunningRelease, RunningReleasesInput } from '../src/contract/activities';
 import { statusQuery } from '../src/contract/messages';
-import type { StepState } from '../src/contract/release';
 import { compareVersions, parseVersion } from '../src/contract/version';
 import { repositorySlug } from '../src/contract/workflow-ids';
-
-// TODO(lead): move RunningRelease to src/contract/activities.ts beside RunningReleasesInput, and add
-// `runningReleases(input: RunningReleasesInput): Promise<RunningRelease[]>` to ReleaseActivities.
-/** A release of the repository that is running now. */
-export interface RunningRelease {
-  readonly version: string;
-  /** Its workflow id, e.g. "release/softoft-orga/open-ticket-ai/v1.0.19". */
-  readonly workflowId: string;
-  /** What its status query answered; absent when it could not be read. */
-  readonly state?: 'running' | 'waiting-for-operator' | 'succeeded' | 'failed';
-  /**
-   * Its image steps that have neither succeeded nor been skipped, with their state: the variants
-   * whose moving tags it may still move. Absent when its status could not be read, which counts as
-   * every variant.
-   */
-  readonly pendingImages?: readonly { readonly variant: string; readonly state: StepState }[];
-}
 
 /** How long one release's status query may take before it counts as unreadable. */
 const QUERY_DEADLINE_MS = 20_000;

@@ -9,7 +9,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { parseConfig } from '../src/config/load';
 import type { ReleaseStatus, ReleaseSummary } from '../src/contract/release';
-import { abortUpdate, oidcTokenSignal, retrySignal, retryUpdate, skipUpdate, statusQuery } from '../src/contract/messages';
+import { Context } from '@temporalio/activity';
+import { abortUpdate, oidcTokenSignal, releaseUnderWayUpdate, retrySignal, retryUpdate, skipUpdate, statusQuery } from '../src/contract/messages';
 import { tools } from '../activities/lib/tools';
 import type { createActivities } from '../activities';
 import { workflowsPath } from '../worker/run';
@@ -65,6 +66,9 @@ function fakeActivities(log: string[], overrides: Partial<Activities> = {}): Act
     },
     async tagRelease() {
       throw new Error('not part of a release');
+    },
+    async runningReleases() {
+      return [];
     },
     async runningReleaseVersions() {
       throw new Error('not part of a release');
@@ -385,5 +389,144 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
         await assert.rejects(handle.result(), WorkflowFailedError);
       },
     );
+  });
+
+  describe('releases started since preflight (release-semantics-2)', () => {
+    it('preflight runs after validate and before any build; a refused destination waits for an operator with nothing built', async () => {
+      const log: string[] = [];
+      let refusals = 1;
+      const activities = fakeActivities(log, {
+        async preflightRelease() {
+          log.push('preflight');
+          if (refusals-- > 0) throw ApplicationFailure.nonRetryable('registry push: 127.0.0.1:5000/acme/core refused push (401)', 'PreflightFailed');
+          return { checks: [{ check: 'registry push', detail: 'push to 127.0.0.1:5000/acme/core allowed' }] };
+        },
+      });
+      await withRelease(activities, async (handle) => {
+        const status = await waitingSteps(handle, 1);
+        assert.equal(status.steps[1]?.step, 'preflight');
+        assert.match(status.steps[1]?.note ?? '', /refused push \(401\)/);
+        assert.deepEqual(log, ['validate', 'preflight'], 'nothing is built while preflight waits');
+        await handle.executeUpdate(retryUpdate, { args: ['preflight'] });
+        await handle.result();
+        assert.deepEqual(log.slice(0, 3), ['validate', 'preflight', 'preflight']);
+        assert.ok(log.slice(3).every((l) => l !== 'preflight'));
+        const final = await handle.query(statusQuery);
+        assert.match(final.steps.find((s) => s.step === 'preflight')?.note ?? '', /registry push: push to 127\.0\.0\.1:5000\/acme\/core allowed/);
+      });
+    });
+
+    it("CI's start-and-wait answers once validate and preflight passed, with the version, commit and checks", async () => {
+      const log: string[] = [];
+      await withRelease(fakeActivities(log), async (handle) => {
+        const answer = await handle.executeUpdate(releaseUnderWayUpdate, { args: [{ tag: 'v1.0.18', pypiOidcToken: 'ci-token' }] });
+        assert.deepEqual(answer, { tag: 'v1.0.18', version: '1.0.18', commit: 'c'.repeat(40), checks: ['registry push: push allowed'] });
+        await updateRejected(handle.executeUpdate(releaseUnderWayUpdate, { args: [{ tag: 'v9.9.9' }] }), /releases v1\.0\.18, not v9\.9\.9/);
+        await handle.result();
+      });
+    });
+
+    it("CI's start-and-wait fails with the seed's message when the versions do not match, and the release fails", async () => {
+      const log: string[] = [];
+      const mismatch = "ERROR: Tag version (1.0.18) doesn't match package version (1.0.17)";
+      const activities = fakeActivities(log, {
+        validateRelease() {
+          return Promise.reject(ApplicationFailure.nonRetryable(mismatch, 'VersionMismatch'));
+        },
+      });
+      await withRelease(activities, async (handle) => {
+        await assert.rejects(
+          handle.executeUpdate(releaseUnderWayUpdate, { args: [{ tag: 'v1.0.18' }] }),
+          (err: unknown) =>
+            err instanceof WorkflowUpdateFailedError &&
+            err.cause instanceof ApplicationFailure &&
+            err.cause.type === 'VersionMismatch' &&
+            err.cause.message.includes(mismatch),
+        );
+        await assert.rejects(handle.result(), WorkflowFailedError);
+      });
+    });
+
+    it("CI's start-and-wait fails with PreflightFailed while preflight waits for an operator", async () => {
+      const log: string[] = [];
+      const activities = fakeActivities(log, {
+        preflightRelease() {
+          return Promise.reject(ApplicationFailure.nonRetryable('index upload: no trusted publisher for open-ticket-ai', 'PreflightFailed'));
+        },
+      });
+      await withRelease(activities, async (handle) => {
+        await assert.rejects(
+          handle.executeUpdate(releaseUnderWayUpdate, { args: [{ tag: 'v1.0.18' }] }),
+          (err: unknown) =>
+            err instanceof WorkflowUpdateFailedError &&
+            err.cause instanceof ApplicationFailure &&
+            err.cause.type === 'PreflightFailed' &&
+            /no trusted publisher/.test(err.cause.message),
+        );
+        assert.equal((await handle.query(statusQuery)).state, 'waiting-for-operator');
+        await handle.executeUpdate(abortUpdate, { args: ['fix the publisher first'] });
+        await assert.rejects(handle.result(), WorkflowFailedError);
+      });
+    });
+
+    it('a step waiting for an operator longer than timeouts.operator_wait fails the release, naming the step', async () => {
+      const log: string[] = [];
+      await withRelease(failing('image:core', 99, log), async (handle) => {
+        await waitingSteps(handle, 1);
+        // The time-skipping server fast-forwards through the 7-day default while the result is awaited.
+        await assert.rejects(
+          handle.result(),
+          (err: unknown) =>
+            err instanceof WorkflowFailedError &&
+            err.cause instanceof ApplicationFailure &&
+            err.cause.type === 'OperatorWaitExpired' &&
+            /image:core waited 7d \(timeouts\.operator_wait\)/.test(err.cause.message),
+        );
+        const final = await handle.query(statusQuery);
+        assert.equal(final.steps.find((s) => s.step === 'image:core')?.state, 'failed');
+      });
+    });
+
+    // On the real dev server: the time-skipping test server records an activity's cancellation
+    // without the started event the real server writes, which the SDK refuses.
+    it('an abort waits until the running step acknowledged its cancellation before the release ends', async () => {
+      const local = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: tools.temporal() } } });
+      try {
+        const log: string[] = [];
+        let imageStarted!: () => void;
+        const started = new Promise<void>((r) => (imageStarted = r));
+        const base = fakeActivities(log);
+        const activities = fakeActivities(log, {
+          async publishImage(i) {
+            if (i.variant !== 'core') return base.publishImage(i);
+            const ctx = Context.current();
+            imageStarted();
+            const beat = setInterval(() => ctx.heartbeat(), 50);
+            try {
+              await ctx.cancelled;
+            } catch (err) {
+              // What a real step does on cancel: kill its children and clean up, which takes a while.
+              await new Promise((r) => setTimeout(r, 1_000));
+              log.push('image:core cleaned up');
+              throw err;
+            } finally {
+              clearInterval(beat);
+            }
+            throw new Error('unreachable: cancelled never resolves');
+          },
+        });
+        const { taskQueue, workflowId } = unique();
+        const worker = await Worker.create({ connection: local.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+        await worker.runUntil(async () => {
+          const handle = await local.client.workflow.start('release', { taskQueue, workflowId, args: [{ config, tag: 'v1.0.18' }] });
+          await started;
+          await handle.executeUpdate(abortUpdate, { args: ['wrong base image'] });
+          await assert.rejects(handle.result(), WorkflowFailedError);
+          assert.ok(log.includes('image:core cleaned up'), `the release ended before its running step stopped: ${log.join(', ')}`);
+        });
+      } finally {
+        await local.teardown();
+      }
+    });
   });
 });

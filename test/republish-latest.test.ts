@@ -19,17 +19,16 @@ import type { TagshipConfig } from '../src/config/schema';
 import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { tools } from '../activities/lib/tools';
 import { compareVersions, parseVersion } from '../src/contract/version';
-import { runningReleases, type RunningRelease } from '../activities/running-releases';
+import { runningReleases } from '../activities/running-releases';
 import { startRelease } from '../src/client/start';
-import type { ReleaseActivities } from '../src/contract/activities';
+import type { ReleaseActivities, RunningRelease } from '../src/contract/activities';
 import { failure } from '../src/contract/failures';
 import { statusQuery } from '../src/contract/messages';
-import type { ReleaseStatus } from '../src/contract/release';
+import type { ReleaseStatus, RepublishLatestSummary } from '../src/contract/release';
 import { SEARCH_ATTRIBUTE_TYPES } from '../src/contract/search-attributes';
 import { repositorySlug } from '../src/contract/workflow-ids';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/stack/temporal';
 import { eventually } from './support/eventually';
-import type { RepublishLatestResult } from '../workflows/republish-latest';
 import { workflowsPath } from '../worker/run';
 import { pushIndex } from './support/oci-index';
 
@@ -59,7 +58,7 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
   }
 
   /** Runs the workflow once; `running` are versions of running releases whose status is not known. */
-  async function republish(config: TagshipConfig, running: string[]): Promise<RepublishLatestResult> {
+  async function republish(config: TagshipConfig, running: string[]): Promise<RepublishLatestSummary> {
     const id = randomUUID();
     const taskQueue = `republish-${id}`;
     const settings = { workDir: join(root, 'work'), artifactDir: join(root, 'artifacts') };
@@ -72,7 +71,7 @@ describe('republishLatest workflow', { timeout: 5 * 60_000 }, () => {
     };
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
     return worker.runUntil(
-      env.client.workflow.execute('republishLatest', { taskQueue, workflowId: `republish-${id}`, args: [{ config }] }) as Promise<RepublishLatestResult>,
+      env.client.workflow.execute('republishLatest', { taskQueue, workflowId: `republish-${id}`, args: [{ config }] }) as Promise<RepublishLatestSummary>,
     );
   }
 
@@ -343,7 +342,7 @@ describe('republishLatest beside a release waiting for an operator', { timeout: 
         taskQueue,
         workflowId: `republish-dev-${randomUUID()}`,
         args: [{ config }],
-      })) as RepublishLatestResult;
+      })) as RepublishLatestSummary;
 
       assert.equal(summary.skipped, undefined, 'the re-publish ran');
       assert.deepEqual(summary.skippedVariants, [

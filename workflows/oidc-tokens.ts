@@ -10,6 +10,11 @@ export class OidcTokens {
   private token: string | undefined;
   private generation = 0;
 
+  /** The newest token CI sent, if any. */
+  get current(): string | undefined {
+    return this.token;
+  }
+
   accept(token: string | undefined): void {
     if (!token) return;
     this.token = token;

@@ -4,12 +4,13 @@
 // go on without it.
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { BuiltPackage, PublishedImage, PublishedPackage, ReleaseInput, ReleaseSummary } from '../src/contract/release';
-import { FINISH_STEP, GITHUB_RELEASE_STEP, VALIDATE_STEP, stepId } from '../src/contract/steps';
+import { FINISH_STEP, GITHUB_RELEASE_STEP, PREFLIGHT_STEP, VALIDATE_STEP, stepId } from '../src/contract/steps';
 import { repositorySlug } from '../src/contract/workflow-ids';
 import type { OidcTokens } from './oidc-tokens';
 import type { StepBoard } from './step-board';
 import { DEFAULT_TOKEN_WAIT, type ReleaseSteps } from './step-options';
 import { SKIPPED, type StepRunner } from './step-runner';
+import type { UnderWayGate } from './under-way';
 
 export interface ReleaseDagContext {
   readonly input: ReleaseInput;
@@ -18,15 +19,30 @@ export interface ReleaseDagContext {
   readonly runner: StepRunner;
   readonly tokens: OidcTokens;
   readonly aborted: () => boolean;
+  /** Answers CI's start-and-wait; its preflight step exists only in releases started since it did. */
+  readonly underWay: UnderWayGate;
+  readonly withPreflight: boolean;
 }
 
-export async function runReleaseDag({ input, steps, board, runner, tokens, aborted }: ReleaseDagContext): Promise<ReleaseSummary> {
+export async function runReleaseDag({ input, steps, board, runner, tokens, aborted, underWay, withPreflight }: ReleaseDagContext): Promise<ReleaseSummary> {
   const { config, tag } = input;
   const dryRun = input.dryRun ?? false;
   const validated = await runner.run(VALIDATE_STEP, () => steps.validate({ tag, ...(dryRun ? { dryRun } : {}) }));
   if (validated === SKIPPED) throw ApplicationFailure.nonRetryable('validate cannot be skipped');
   const { version, commit } = validated;
   board.setVersion(version);
+
+  // Before anything irreversible: every destination must take what this release will write.
+  let checks: readonly string[] = [];
+  if (withPreflight && !dryRun) {
+    const token = tokens.current;
+    const preflight = await runner.run(PREFLIGHT_STEP, () => steps.preflight({ tag, commit, version, ...(token ? { oidcToken: token } : {}) }));
+    if (preflight !== SKIPPED) {
+      checks = preflight.checks.map((c) => `${c.check}: ${c.detail}`);
+      board.set(PREFLIGHT_STEP, 'succeeded', checks.join('; '));
+    }
+  }
+  underWay.open({ tag, version, commit, checks });
 
   // Publish starts only when every package built (or was skipped): a broken build must not
   // leave half a release on an index where files can never be replaced.

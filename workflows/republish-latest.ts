@@ -5,35 +5,15 @@
 // steps not yet succeeded or skipped): a release waiting for an operator on one variant no longer
 // stops the re-publish of the others. Runs recorded before that (no 'republish-per-variant'
 // marker) replay the old rule: any running stable release skipped every variant.
-import { patched, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { patched, proxyActivities, setCurrentDetails, setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
 import { retagSlice, runningReleasesSlice } from '../src/config/plan';
-import type { ReleaseActivities, RetagLatestResult, RunningReleasesInput } from '../src/contract/activities';
+import type { ReleaseActivities, RetagLatestResult, RunningRelease } from '../src/contract/activities';
 import { retryPolicy } from '../src/contract/failures';
-import type { RepublishLatestInput, RepublishLatestSummary, StepState } from '../src/contract/release';
+import type { RepublishLatestInput, RepublishLatestSummary, SkippedVariant, StepState } from '../src/contract/release';
 import { isStable, parseVersion } from '../src/contract/version';
-
-// TODO(lead): RunningRelease, SkippedVariant and runningReleases belong in src/contract
-// (activities.ts, and `skippedVariants` on RepublishLatestSummary in release.ts); until they are
-// there, these shapes match activities/running-releases.ts.
-interface RunningRelease {
-  readonly version: string;
-  readonly workflowId: string;
-  readonly state?: 'running' | 'waiting-for-operator' | 'succeeded' | 'failed';
-  readonly pendingImages?: readonly { readonly variant: string; readonly state: StepState }[];
-}
-
-/** A variant the re-publish left alone, and the running release that moves its tags instead. */
-export interface SkippedVariant {
-  readonly variant: string;
-  readonly release: string;
-  readonly reason: string;
-}
-
-export type RepublishLatestResult = RepublishLatestSummary & { readonly skippedVariants?: readonly SkippedVariant[] };
 
 const options = { startToCloseTimeout: '2m', retry: retryPolicy(5) } as const;
 const act = proxyActivities<ReleaseActivities>(options);
-const perVariant = proxyActivities<{ runningReleases(input: RunningReleasesInput): Promise<RunningRelease[]> }>(options);
 
 const isStableVersion = (v: string) => {
   const p = parseVersion(v);
@@ -77,10 +57,10 @@ function skippedVariants(running: readonly RunningRelease[], variants: readonly 
   return skipped;
 }
 
-export async function republishLatest(input: RepublishLatestInput): Promise<RepublishLatestResult> {
+export async function republishLatest(input: RepublishLatestInput): Promise<RepublishLatestSummary> {
   if (!patched('republish-per-variant')) return republishUnlessAnyRelease(input);
   const names = input.config.variants.map((v) => v.name);
-  const skipped = skippedVariants(await perVariant.runningReleases({ config: runningReleasesSlice(input.config) }), names);
+  const skipped = skippedVariants(await act.runningReleases({ config: runningReleasesSlice(input.config) }), names);
   const variants = await Promise.all(
     names.filter((name) => !skipped.has(name)).map((name) => act.retagLatest({ config: retagSlice(input.config, name), variant: name })),
   );
@@ -109,3 +89,7 @@ async function republishUnlessAnyRelease(input: RepublishLatestInput): Promise<R
   setCurrentDetails(detailLines(variants).join('\n'));
   return { variants };
 }
+
+// Under Worker Versioning each scheduled run moves to the current worker build at its next task: it
+// holds nothing a new build could misread. Only a versioned worker may name a behaviour.
+setWorkflowOptions(() => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: 'AUTO_UPGRADE' } : {}), republishLatest);

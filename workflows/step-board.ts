@@ -1,6 +1,7 @@
 // The release's steps and their states, kept by the workflow: answered by the `status` query,
 // shown live in the UI as a markdown table (current details), mirrored into the TagshipStatus
 // search attribute. Operator decisions (retry/skip) arrive here and wake the waiting step.
+import type { Duration } from '@temporalio/common';
 import { condition, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ReleaseStatus, StepState, StepStatus } from '../src/contract/release';
 import { TAGSHIP_STATUS } from '../src/contract/search-attributes';
@@ -62,11 +63,17 @@ export class StepBoard {
     return `${step}: ${decision} accepted`;
   }
 
-  /** Waits until an operator decides what `step` does next (or `cancelled` becomes true). */
-  async waitForDecision(step: string, note: string, cancelled: () => boolean): Promise<Decision | undefined> {
+  /**
+   * Waits until an operator decides what `step` does next, `cancelled` becomes true (undefined), or
+   * `bound` passes ('expired'). Without a bound it waits for ever, as releases started before
+   * timeouts.operator_wait did: a timer they never recorded must not appear on replay.
+   */
+  async waitForDecision(step: string, note: string, cancelled: () => boolean, bound?: Duration): Promise<Decision | 'expired' | undefined> {
     this.decisions.delete(step);
     this.set(step, 'waiting-for-operator', note);
-    await condition(() => this.decisions.has(step) || cancelled());
+    const woken = () => this.decisions.has(step) || cancelled();
+    if (bound === undefined) await condition(woken);
+    else if (!(await condition(woken, bound))) return 'expired';
     const d = this.decisions.get(step);
     this.decisions.delete(step);
     return d;

@@ -1,8 +1,9 @@
 // Runs one step of a release: marks it on the board, and when it fails after its retries, waits for
 // an operator to retry or skip it (or for the release to be aborted). Validate and release-stopping
 // failures never wait: a bad tag or mismatched versions fail the release at once, as in the seed.
+import type { Duration } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
-import { RELEASE_STOPPERS } from '../src/contract/failures';
+import { failure, RELEASE_STOPPERS } from '../src/contract/failures';
 import { VALIDATE_STEP } from '../src/contract/steps';
 import type { StepBoard } from './step-board';
 
@@ -18,10 +19,18 @@ export function failureMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+export interface StepRunnerOptions {
+  /** How long a failed step waits for an operator; absent in releases started before the bound. */
+  readonly operatorWait?: Duration;
+  /** Told of each failure before the step stops the release or waits for an operator. */
+  readonly onFailure?: (step: string, type: string | undefined, message: string) => void;
+}
+
 export class StepRunner {
   constructor(
     private readonly board: StepBoard,
     private readonly aborted: () => boolean,
+    private readonly options: StepRunnerOptions = {},
   ) {}
 
   async run<T>(name: string, call: () => Promise<T>): Promise<T | Skipped> {
@@ -34,11 +43,18 @@ export class StepRunner {
       } catch (err) {
         if (isCancellation(err) || this.aborted()) throw err;
         const message = failureMessage(err);
+        this.options.onFailure?.(name, failureType(err), message);
         if (name === VALIDATE_STEP || RELEASE_STOPPERS.has(failureType(err) ?? '')) {
           this.board.set(name, 'failed', message);
           throw err;
         }
-        const decision = await this.board.waitForDecision(name, message, this.aborted);
+        const bound = this.options.operatorWait;
+        const decision = await this.board.waitForDecision(name, message, this.aborted, bound);
+        if (decision === 'expired') {
+          const expired = `${name} waited ${String(bound)} (timeouts.operator_wait) for an operator; the release stops: ${message}`;
+          this.board.set(name, 'failed', expired);
+          throw failure('OperatorWaitExpired', expired);
+        }
         if (decision === 'skip') {
           this.board.set(name, 'skipped', 'skipped by an operator');
           return SKIPPED;

@@ -6,9 +6,7 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { failure, type FailureType } from '../../src/contract/failures';
 
-// Until the catalogue has its own type for this (PathOutsideCheckout), the closest one that never
-// retries: the release's configuration names something the release cannot use.
-export const PATH_OUTSIDE_CHECKOUT: FailureType = 'ConfigError';
+export const PATH_OUTSIDE_CHECKOUT: FailureType = 'PathOutsideCheckout';
 
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;

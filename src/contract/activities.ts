@@ -4,7 +4,7 @@
 // snapshot from a release recorded before the slices is still a valid slice. Plain data only: no
 // file bytes, logs or secrets, because all of it lands in workflow history.
 import type { TagshipConfig } from '../config/schema';
-import type { BuiltFile, BuiltPackage, PublishedImage, PublishedPackage, ValidatedRelease, VisiblePackage } from './release';
+import type { BuiltFile, BuiltPackage, PublishedImage, PublishedPackage, ReleaseStatus, StepState, ValidatedRelease, VisiblePackage } from './release';
 
 type Config = TagshipConfig;
 
@@ -25,6 +25,21 @@ export type PreflightConfig = Pick<Config, 'repository' | 'index' | 'images' | '
 
 export interface RunningReleasesInput {
   readonly config: RunningReleasesConfig;
+}
+
+/** A release of the repository that is running now. */
+export interface RunningRelease {
+  readonly version: string;
+  /** Its workflow id, e.g. "release/softoft-orga/open-ticket-ai/v1.0.19". */
+  readonly workflowId: string;
+  /** What its status query answered; absent when it could not be read. */
+  readonly state?: ReleaseStatus['state'];
+  /**
+   * Its image steps that have neither succeeded nor been skipped, with their state: the variants
+   * whose moving tags it may still move. Absent when its status could not be read, which counts as
+   * every variant.
+   */
+  readonly pendingImages?: readonly { readonly variant: string; readonly state: StepState }[];
 }
 
 export interface ValidateInput {
@@ -170,6 +185,8 @@ export interface ReleaseActivities {
   publishImage(input: PublishImageInput): Promise<PublishedImage>;
   publishGitHubRelease(input: GitHubReleaseInput): Promise<GitHubReleaseResult>;
   retagLatest(input: RetagLatestInput): Promise<RetagLatestResult>;
+  /** Recorded by schedules started before per-variant skipping; kept so they replay. */
   runningReleaseVersions(input: RunningReleasesInput): Promise<string[]>;
+  runningReleases(input: RunningReleasesInput): Promise<RunningRelease[]>;
   tagRelease(input: TagReleaseInput): Promise<TaggedRelease>;
 }

@@ -145,7 +145,16 @@ export interface RepublishLatestInput {
   readonly config: TagshipConfig;
 }
 
+/** A variant the re-publish left alone, and the running release that moves its tags instead. */
+export interface SkippedVariant {
+  readonly variant: string;
+  readonly release: string;
+  readonly reason: string;
+}
+
 export interface RepublishLatestSummary {
   readonly skipped?: string;
   readonly variants: readonly RetagLatestResult[];
+  /** Absent in runs recorded before per-variant skipping. */
+  readonly skippedVariants?: readonly SkippedVariant[];
 }

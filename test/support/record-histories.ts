@@ -124,6 +124,9 @@ function fakeActivities(overrides: Partial<ReleaseActivities> = {}): ReleaseActi
         tags: [{ tag: `${variant}-latest`, outcome: 'moved', version: '1.0.18', digest, reason: 'pointed at 1.0.17' }],
       };
     },
+    async runningReleases() {
+      return [];
+    },
     async runningReleaseVersions() {
       return [];
     },
