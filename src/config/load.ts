@@ -69,17 +69,9 @@ async function readConfigText(file: string): Promise<string> {
   }
 }
 
-/**
- * Reads a config file. `optional` is for a caller that brings its own file and only tolerates it
- * being absent (the dev demo's example repository); no command line path uses it.
- */
-export async function loadConfig(file: string, { optional = false } = {}): Promise<TagshipConfig> {
-  try {
-    return parseConfig(await readConfigText(file), file);
-  } catch (err) {
-    if (optional && err instanceof MissingConfigError) return parseConfig('', file);
-    throw err;
-  }
+/** Reads a config file; a missing one is a MissingConfigError naming it. */
+export async function loadConfig(file: string): Promise<TagshipConfig> {
+  return parseConfig(await readConfigText(file), file);
 }
 
 /** What `--config FILE` means for the CLI: that file, else ./tagship.toml; either must exist. */

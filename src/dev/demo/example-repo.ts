@@ -32,7 +32,7 @@ export async function createExampleRepo(dir: string, version: string): Promise<{
 
 /** What `python scripts/set_version.py X` + commit + `git tag vX` do in the seed's process. */
 export async function tagVersion(dir: string, version: string): Promise<{ dir: string; tag: string; commit: string }> {
-  const config = await loadConfig(`${dir}/${CONFIG_FILE}`, { optional: true });
+  const config = await loadConfig(`${dir}/${CONFIG_FILE}`);
   await setVersions({ repoDir: dir, config, version });
   await git(dir, ['commit', '--quiet', '--allow-empty', '-am', `chore: bump version to ${version}`]);
   const tag = `v${version}`;
