@@ -6,13 +6,15 @@
 // the registry or on the index.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
+import { importPKCS8, SignJWT } from 'jose';
 import { createActivities } from '../activities';
 import type { WorkerSettings } from '../activities/lib/settings';
 import { tools } from '../activities/lib/tools';
@@ -34,21 +36,16 @@ const SLUG = `${OWNER}/${NAME}`;
 const WORKFLOW = '.github/workflows/release.yml';
 const secret = () => randomBytes(18).toString('base64url');
 
-/** docker-registry with htpasswd auth (bcrypt, the only hash it takes), as a private registry runs. */
-async function startAuthRegistry(dataDir: string, username: string, password: string): Promise<{ host: string; storage: string; service: RunningService }> {
+interface AuthRegistry {
+  readonly host: string;
+  readonly storage: string;
+  readonly service: RunningService;
+}
+
+/** A real docker-registry on 127.0.0.1 with the given `auth` section of its configuration. */
+async function startAuthRegistry(dataDir: string, auth: Record<string, unknown>): Promise<AuthRegistry> {
   const storage = join(dataDir, 'storage');
   await mkdir(storage, { recursive: true, mode: 0o700 });
-  // The password over stdin, never argv; Python's crypt makes the bcrypt hash (libxcrypt).
-  const { stdout: hash } = await execa(
-    process.env.PYTHON ?? 'python3',
-    ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH)))'],
-    {
-      input: password,
-    },
-  );
-  assert.match(hash, /^\$2[aby]\$/, 'a bcrypt hash for the htpasswd file');
-  const htpasswd = join(dataDir, 'htpasswd');
-  await writePrivateFile(htpasswd, `${username}:${hash}\n`);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const configFile = join(dataDir, 'config.yml');
@@ -59,7 +56,7 @@ async function startAuthRegistry(dataDir: string, username: string, password: st
       log: { level: 'error', accesslog: { disabled: true } },
       storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true } },
       http: { addr: host },
-      auth: { htpasswd: { realm: 'tagship-test', path: htpasswd } },
+      auth,
     }),
   );
   const service = await startService({
@@ -70,6 +67,85 @@ async function startAuthRegistry(dataDir: string, username: string, password: st
     ready: () => httpOk(`http://${host}/v2/`),
   });
   return { host, storage, service };
+}
+
+/** htpasswd auth (bcrypt, the only hash docker-registry takes), as a small private registry runs it. */
+async function htpasswdAuth(dataDir: string, username: string, password: string): Promise<Record<string, unknown>> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // The password over stdin, never argv; Python's crypt makes the bcrypt hash (libxcrypt).
+  const { stdout: hash } = await execa(
+    process.env.PYTHON ?? 'python3',
+    ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH)))'],
+    { input: password },
+  );
+  assert.match(hash, /^\$2[aby]\$/, 'a bcrypt hash for the htpasswd file');
+  const htpasswd = join(dataDir, 'htpasswd');
+  await writePrivateFile(htpasswd, `${username}:${hash}\n`);
+  return { htpasswd: { realm: 'tagship-test', path: htpasswd } };
+}
+
+interface TokenService {
+  /** The registry's `auth.token` section. */
+  readonly auth: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * A registry token service, the part of GHCR or Docker Hub that cannot run here: Basic
+ * credentials in, a JWT granting what `grants` allows the user (of what the scope asks) out, signed
+ * by a key whose certificate the real registry trusts. Unknown users and wrong passwords get 401.
+ */
+async function startTokenService(dir: string, grants: Record<string, { password: string; actions: readonly string[] }>): Promise<TokenService> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const keyFile = join(dir, 'key.pem');
+  const certFile = join(dir, 'cert.pem');
+  await execa('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=tagship-test-token',
+  ]);
+  const key = await importPKCS8(await readFile(keyFile, 'utf8'), 'RS256');
+  const der = (await readFile(certFile, 'utf8')).replace(/-----[A-Z ]+-----|\s/g, '');
+  const service = 'tagship-test-registry';
+  const issuer = 'tagship-test-token';
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const [user, ...rest] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /i, ''), 'base64')
+      .toString()
+      .split(':');
+    const grant = grants[user ?? ''];
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (!grant || grant.password !== rest.join(':')) return void json(401, { details: 'incorrect username or password' });
+    const scope = /^repository:([^:]+):(.+)$/.exec(url.searchParams.get('scope') ?? '');
+    const access = scope ? [{ type: 'repository', name: scope[1], actions: scope[2]!.split(',').filter((a) => grant.actions.includes(a)) }] : [];
+    void new SignJWT({ access })
+      .setProtectedHeader({ alg: 'RS256', x5c: [der] })
+      .setIssuer(issuer)
+      .setSubject(user!)
+      .setAudience(url.searchParams.get('service') ?? '')
+      .setIssuedAt()
+      .setNotBefore(Math.floor(Date.now() / 1000) - 5)
+      .setExpirationTime('5m')
+      .setJti(randomBytes(8).toString('hex'))
+      .sign(key)
+      .then((token) => json(200, { token, access_token: token, expires_in: 300 }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const realm = `http://127.0.0.1:${(server.address() as { port: number }).port}/token`;
+  return {
+    auth: { token: { realm, service, issuer, rootcertbundle: certFile } },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 function basic(username: string, password: string): string {
@@ -131,7 +207,9 @@ async function registryState(
 describe('preflight on real destinations', { timeout: 5 * 60_000 }, () => {
   let root: string;
   let repoDir: string;
-  let registry: { host: string; storage: string; service: RunningService };
+  let registry: AuthRegistry;
+  let tokenRegistry: AuthRegistry;
+  let tokenService: TokenService;
   let readOnlyRegistry: LocalRegistry;
   let index: PypiServer;
   let issuer: OidcIssuer;
@@ -140,13 +218,21 @@ describe('preflight on real destinations', { timeout: 5 * 60_000 }, () => {
   const extraGitHubs: GitHubApi[] = [];
   const registryUser = 'pusher';
   const registryPassword = secret();
+  const readerPassword = secret();
+  const pushOnlyPassword = secret();
   const githubToken = `ghp_${secret()}`;
   const commits: Record<string, string> = {};
   let settings: WorkerSettings;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tagship-preflight-'));
-    registry = await startAuthRegistry(join(root, 'registry'), registryUser, registryPassword);
+    registry = await startAuthRegistry(join(root, 'registry'), await htpasswdAuth(join(root, 'registry'), registryUser, registryPassword));
+    tokenService = await startTokenService(join(root, 'token-service'), {
+      [registryUser]: { password: registryPassword, actions: ['pull', 'push', 'delete'] },
+      pushonly: { password: pushOnlyPassword, actions: ['pull', 'push'] },
+      reader: { password: readerPassword, actions: ['pull'] },
+    });
+    tokenRegistry = await startAuthRegistry(join(root, 'token-registry'), tokenService.auth);
     await pushImage(registry.host, basic(registryUser, registryPassword), SLUG, '0.9.0-core');
     readOnlyRegistry = await startRegistry({ dataDir: join(root, 'readonly-registry'), readOnly: true });
     index = await startPypiServer({ dataDir: join(root, 'index') });
@@ -201,6 +287,8 @@ describe('preflight on real destinations', { timeout: 5 * 60_000 }, () => {
     await index?.stop();
     await readOnlyRegistry?.stop();
     await registry?.service.stop();
+    await tokenRegistry?.service.stop();
+    await tokenService?.close();
     if (root) await rm(root, { recursive: true, force: true });
   });
 
@@ -318,6 +406,46 @@ describe('preflight on real destinations', { timeout: 5 * 60_000 }, () => {
     assert.match(
       message,
       new RegExp(`registry push: ${readOnlyRegistry.host}/${SLUG}: the registry refused to start an upload \\(HTTP 405: Method not allowed\\)`),
+    );
+  });
+
+  it('a registry that hands out tokens (as GHCR does): push proven with a push grant, refused with a pull-only one or a wrong password', async () => {
+    const on = (username: string, password: string): WorkerSettings => ({ ...settings, registry: { username, password } });
+    const input = inputFor('v1.0.0', { registryHost: tokenRegistry.host });
+    const files = async () =>
+      (await readdir(tokenRegistry.storage, { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(tokenRegistry.storage.length));
+
+    const allowed = await preflight(on(registryUser, registryPassword), input);
+    assert.match(detail(allowed, 'registry push'), /an empty upload was started and cancelled; nothing was written\)$/);
+    // No blob, tag, repository or upload: only the hash state docker-registry writes after a cancel (see registryState).
+    assert.deepEqual(
+      (await files()).map((f) => f.replace(/[0-9a-f-]{36}/, '<id>')),
+      [`/docker/registry/v2/repositories/${SLUG}/_uploads/<id>/hashstates/sha256/0`],
+    );
+
+    // May push but not delete: the cancel (a DELETE, checked as "delete") is refused, the upload stays for the purge.
+    const pushOnly = await preflight(on('pushonly', pushOnlyPassword), input);
+    assert.match(
+      detail(pushOnly, 'registry push'),
+      /allowed for variants core, all \(an empty upload was started, but its cancel answered HTTP 401; it stays, empty, until the registry purges unfinished uploads\)$/,
+    );
+
+    const pullOnly = await fails(on('reader', readerPassword), input, 'PreflightFailed');
+    assert.match(
+      pullOnly,
+      new RegExp(
+        `registry push: ${tokenRegistry.host}/${SLUG}: the registry refused to start an upload \\(HTTP 401: UNAUTHORIZED: authentication required\\); the worker needs push permission on it`,
+      ),
+    );
+
+    const wrong = await fails(on(registryUser, secret()), input, 'PreflightFailed');
+    assert.match(
+      wrong,
+      new RegExp(
+        `registry push: http://127.0.0.1:\\d+ refused a token \\(repository:${SLUG}:pull,push\\) for ${tokenRegistry.host}/${SLUG} \\(HTTP 401: incorrect username or password\\)`,
+      ),
     );
   });
 

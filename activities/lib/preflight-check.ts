@@ -55,11 +55,13 @@ export async function answerText(res: Response): Promise<string> {
   const raw = (await res.text().catch(() => '')).trim();
   let text: string;
   try {
-    const body = JSON.parse(raw) as { message?: unknown; errors?: { code?: unknown; message?: unknown; description?: unknown }[] };
+    // Registries and PyPI say `errors` (code, message), GitHub `message`, token services `details`, OAuth `error_description`.
+    const body = JSON.parse(raw) as Record<string, unknown> & { errors?: { code?: unknown; message?: unknown; description?: unknown }[] };
     const errors = Array.isArray(body.errors)
       ? body.errors.map((e) => [e.code, e.message ?? e.description].filter((x) => typeof x === 'string' && x !== '').join(': '))
       : [];
-    text = [typeof body.message === 'string' ? body.message : '', ...errors].filter(Boolean).join('; ');
+    const said = ['message', 'details', 'error_description', 'error'].map((k) => body[k]).find((v) => typeof v === 'string' && v !== '') as string | undefined;
+    text = [said ?? '', ...errors].filter(Boolean).join('; ');
   } catch {
     const pre = /<pre>([\s\S]*?)<\/pre>/i.exec(raw)?.[1] ?? /<title>([\s\S]*?)<\/title>/i.exec(raw)?.[1];
     text = unescapeHtml((pre ?? raw.split('\n')[0] ?? '').replace(/<[^>]*>/g, ''));

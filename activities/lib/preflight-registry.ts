@@ -57,15 +57,18 @@ class Session {
 
   private async token(challenge: string): Promise<string> {
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
+    // The scope the registry asks for (distribution checks a DELETE as "delete"), as long as it is
+    // this repository's; else what starting an upload needs.
+    const asked = params.scope?.split(' ').find((s) => s.startsWith(`repository:${this.name}:`));
     if (!params.realm || !URL.canParse(params.realm))
       throw refused(CHECK, `${this.registry} asked for a token without a usable realm (${challenge.slice(0, 200)})`);
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', `repository:${this.name}:pull,push`);
-    const res = await this.fetch(url, { headers: this.auth ? { authorization: basic(this.auth) } : {} }, 'get a push token');
+    url.searchParams.set('scope', asked ?? `repository:${this.name}:pull,push`);
+    const res = await this.fetch(url, { headers: this.auth ? { authorization: basic(this.auth) } : {} }, 'get a token');
     if (!res.ok) {
       const said = await answerText(res);
-      const problem = `${url.origin} refused a push token for ${this.registry}/${this.name} (HTTP ${res.status}${said ? `: ${said}` : ''})`;
+      const problem = `${url.origin} refused a token (${url.searchParams.get('scope')}) for ${this.registry}/${this.name} (HTTP ${res.status}${said ? `: ${said}` : ''})`;
       if (isTransientStatus(res.status)) throw unreachable(CHECK, problem);
       throw refused(CHECK, this.auth ? problem : `${problem}; ${CREDENTIALS_HINT}`);
     }
@@ -107,17 +110,19 @@ export async function checkRegistryPush(
   const location = res.headers.get('location');
   if (!location || !URL.canParse(location, start.href))
     return `push to ${images.repository} allowed ${who} (the registry started an upload and gave no location to cancel)`;
-  // Push is proven once the upload started; a cancel that does not get through leaves an empty
-  // upload the registry purges itself (404: it is gone already).
-  let cancelled: string;
+  // Push is proven once the upload started. A cancel that does not get through (distribution
+  // checks a DELETE as "delete", which a push-only account may lack) leaves the empty upload to
+  // the registry's purge of unfinished uploads; 404: it is gone already.
+  let kept: string | undefined;
   try {
     const cancel = await session.send('DELETE', new URL(location, start), 'cancel the upload');
     await cancel.body?.cancel();
-    cancelled =
-      cancel.ok || cancel.status === 404 ? 'started and cancelled' : `started; its cancel answered HTTP ${cancel.status}, so the registry discards it later`;
+    if (!cancel.ok && cancel.status !== 404) kept = `its cancel answered HTTP ${cancel.status}`;
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
-    cancelled = `started; its cancel failed (${(err as Error).message}), so the registry discards it later`;
+    kept = `its cancel failed: ${(err as Error).message}`;
   }
-  return `push to ${images.repository} allowed ${who} (an empty upload was ${cancelled}; nothing was written)`;
+  return kept === undefined
+    ? `push to ${images.repository} allowed ${who} (an empty upload was started and cancelled; nothing was written)`
+    : `push to ${images.repository} allowed ${who} (an empty upload was started, but ${kept}; it stays, empty, until the registry purges unfinished uploads)`;
 }
