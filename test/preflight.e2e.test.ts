@@ -562,7 +562,7 @@ describe('preflight on real destinations', { timeout: 5 * 60_000 }, () => {
   it('a registry it cannot reach is PreflightUnreachable (retried) alone, and marked "could not check" beside a refusal', async () => {
     const nobody = `127.0.0.1:${await freePort()}`;
     const alone = await fails(settings, inputFor('v1.0.0', { registryHost: nobody }), 'PreflightUnreachable');
-    assert.match(alone, new RegExp(`registry push: cannot reach ${nobody} to start an upload`));
+    assert.match(alone, new RegExp(`registry push: cannot reach ${nobody} to start an upload: fetch failed \\(ECONNREFUSED\\)`));
 
     const mixed = await fails({ ...settings, githubToken: `ghp_${secret()}` }, inputFor('v1.0.0', { registryHost: nobody }), 'PreflightFailed');
     assert.match(mixed, /registry push: \(could not check\) cannot reach/);

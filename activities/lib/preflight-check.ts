@@ -33,6 +33,13 @@ export function isTransientStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+/** Why a request got no answer: undici's "fetch failed" says nothing, its cause (ECONNREFUSED, a timeout) does. */
+export function networkReason(err: unknown): string {
+  const e = err as Error & { cause?: { code?: unknown; message?: unknown } };
+  const cause = typeof e.cause?.code === 'string' ? e.cause.code : typeof e.cause?.message === 'string' ? e.cause.message : undefined;
+  return cause && !e.message.includes(cause) ? `${e.message} (${cause})` : e.message;
+}
+
 /** A request's own time limit beside the step's cancel, whichever comes first. */
 export function deadline(signal: AbortSignal | undefined, ms = 30_000): AbortSignal {
   const timeout = AbortSignal.timeout(ms);

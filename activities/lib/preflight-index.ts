@@ -11,7 +11,7 @@ import type { PreflightConfig } from '../../src/contract/activities';
 import { publicClaims, secondsLeft } from './oidc-token';
 import type { Credentials } from './settings';
 import { fetchAudience, mintUploadToken } from './trusted-publishing';
-import { answerText, deadline, isTransientStatus, refused, unreachable } from './preflight-check';
+import { answerText, deadline, isTransientStatus, networkReason, refused, unreachable } from './preflight-check';
 
 const CHECK = 'index upload';
 /** As resolveOidcToken: a token this close to its expiry is not worth exchanging. */
@@ -89,7 +89,7 @@ async function checkUploadCredentials(index: PreflightConfig['index'], credentia
     });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
-    throw unreachable(CHECK, `cannot reach ${url}: ${(err as Error).message}`);
+    throw unreachable(CHECK, `cannot reach ${url}: ${networkReason(err)}`);
   }
   const said = await answerText(res);
   const answer = `HTTP ${res.status}${said ? `: ${said}` : ''}`;

@@ -6,7 +6,7 @@
 import type { PreflightConfig } from '../../src/contract/activities';
 import { parseImageRepository } from './registry-client';
 import type { Credentials } from './settings';
-import { answerText, deadline, isTransientStatus, refused, unreachable } from './preflight-check';
+import { answerText, deadline, isTransientStatus, networkReason, refused, unreachable } from './preflight-check';
 
 const CHECK = 'registry push';
 const CREDENTIALS_HINT = 'this worker has no registry credentials: set TAGSHIP_REGISTRY_TOKEN, or TAGSHIP_REGISTRY_USERNAME and TAGSHIP_REGISTRY_PASSWORD';
@@ -36,11 +36,11 @@ class Session {
       return await fetch(url, { ...init, signal: deadline(this.signal) });
     } catch (err) {
       if (this.signal?.aborted) throw this.signal.reason;
-      throw unreachable(CHECK, `cannot reach ${this.registry} to ${what}: ${(err as Error).message}`);
+      throw unreachable(CHECK, `cannot reach ${this.registry} to ${what}: ${networkReason(err)}`);
     }
   }
 
-  /** Sends with the session's credentials; answers a Bearer challenge once with a token for pull and push. */
+  /** Sends with the session's credentials; answers a Bearer challenge once, with a token for the scope it names. */
   async send(method: string, url: URL, what: string): Promise<Response> {
     // Credentials go only to the registry itself, never to a host an upload location points at.
     const own = url.origin === this.origin;
