@@ -255,7 +255,7 @@ describe('tagship server', { timeout: 5 * 60_000 }, () => {
       // Nothing is published: the index is unreachable, and the releases are terminated below.
       const refConfig = parseConfig(
         `variants = []\n[repository]\nowner = "acme"\nname = "${name}"\nurl = "${repoDir}"\n[[packages]]\nname = "acme-ref"\npath = "."\n` +
-          `[index]\nupload_url = "http://127.0.0.1:9/legacy/"\nsimple_url = "http://127.0.0.1:9/simple/"\noidc_url = "${mint.url}/"\n` +
+          `[index]\nupload_url = "http://127.0.0.1:9/legacy/"\nsimple_url = "http://127.0.0.1:9/simple/"\noidc_url = "${mint.url}"\n` +
           (opts.indexAuth ? `auth = "${opts.indexAuth}"\n` : ''),
         'tagship.toml',
       );
