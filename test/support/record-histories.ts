@@ -1,29 +1,38 @@
 // Records the histories test/unit/release.replay.test.ts replays: one per thing a release can go
 // through that a workflow change could break (an operator's retry, skip or abort, a retry by the
-// retry policy, a wait for an OIDC token, a dry run, a stopped release, the UI's signal buttons),
-// plus republishLatest and tagRef. Each is driven through the real messages on a real Temporal dev
-// server, with fake activities (no uv, index or registry: the history only holds what
-// the activities returned), and written where the replay test finds it.
+// retry policy, a wait for an OIDC token, a dry run, a stopped release, the UI's signal buttons;
+// since release-semantics-2 also CI's start-and-wait, a refused preflight, an operator wait running
+// out and an abort a running step acknowledges), plus republishLatest and tagRef. Each is driven
+// through the real messages on a real Temporal dev server, with fake activities (no uv, index or
+// registry: the history only holds what the activities returned), and written where the replay
+// test finds it.
 //
 // Record from the workflow code that running releases were started with, never from a change
 // being made: check the commit out beside the working tree and point --workflows at it.
 //
 //   git worktree add --detach /tmp/rec <commit> && ln -s "$PWD/node_modules" /tmp/rec/node_modules
-//   node --import tsx test/support/record-histories.ts --workflows /tmp/rec/workflows/index.ts --out test/fixtures
+//   node --import tsx test/support/record-histories.ts --workflows /tmp/rec/workflows/index.ts --out test/fixtures --scenario <name>
 //   git worktree remove --force /tmp/rec
 //
-// --scenario <name> (repeatable) records only those; the others keep their files and index entries.
+// Two generations of scenarios, each recorded from its own code: the unprefixed ones from 49475b5
+// (releases started before `release-semantics-2`: no preflight, no start-and-wait, an operator
+// wait without bound), the `s2-` ones from a commit with that patch and 'republish-per-variant'.
+// Re-recording one from the other generation's code loses what it guards; the replay test's marker
+// check refuses it. So always name the scenarios: --scenario <name> (repeatable) records only
+// those; the others keep their files and index entries.
 // Payloads are plain JSON (no codec), so replaying needs no key; every token in them is a fake.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as delay } from 'node:timers/promises';
 import { heartbeat, sleep } from '@temporalio/activity';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { execa } from 'execa';
-import { signalStartRelease, startRelease, tagFromRef } from '../../src/client/start';
+import { signalStartRelease, startRelease, startReleaseUnderWay, tagFromRef, type UnderWayAnswer } from '../../src/client/start';
 import { parseConfig } from '../../src/config/load';
 import type { TagshipConfig } from '../../src/config/schema';
 import type { ReleaseActivities } from '../../src/contract/activities';
@@ -31,7 +40,7 @@ import { failure } from '../../src/contract/failures';
 import { abortSignal, abortUpdate, oidcTokenSignal, retrySignal, retryUpdate, skipUpdate, statusQuery } from '../../src/contract/messages';
 import type { ReleaseStatus, ReleaseSummary, RepublishLatestSummary } from '../../src/contract/release';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/contract/search-attributes';
-import { republishWorkflowId, tagWorkflowId } from '../../src/contract/workflow-ids';
+import { releaseWorkflowId, republishWorkflowId, tagWorkflowId } from '../../src/contract/workflow-ids';
 import { startTemporalDevServer } from '../../src/dev/stack/temporal';
 import { eventually } from './eventually';
 
@@ -184,6 +193,23 @@ async function abortedWith(handle: WorkflowHandle, reason: string): Promise<void
 }
 
 const ciStart = (d: Driver, tag: string) => signalStartRelease(d.client, d, config, { tag, pypiOidcToken: CI_TOKEN });
+
+/** CI's start-and-wait (`POST /api/releases`): update-with-start of startReleaseAndWait, as the server sends it. */
+const ciStartAndWait = (d: Driver, tag: string, c: TagshipConfig = config) => startReleaseUnderWay(d.client, d, c, { tag, pypiOidcToken: CI_TOKEN });
+
+function underWay(answer: UnderWayAnswer): void {
+  assert.equal(answer.kind, 'under-way', `CI's start-and-wait answered ${JSON.stringify(answer)}`);
+}
+
+async function failedAs(handle: WorkflowHandle, type: string): Promise<void> {
+  await assert.rejects(
+    handle.result(),
+    (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === type,
+  );
+}
+
+// Two seconds, so the recording sees the bound pass; the schema's least (real releases wait days).
+const shortOperatorWait: TagshipConfig = parseConfig('[timeouts]\noperator_wait = "2s"\n', 'recorded: operator_wait 2s');
 
 const SCENARIOS: readonly Scenario[] = [
   {
@@ -454,6 +480,215 @@ const SCENARIOS: readonly Scenario[] = [
       return tagWorkflowId(config, 'main', '1.10.0', expectedCommit);
     },
   },
+  // ---- release-semantics-2 (record from a commit with the patch) ----
+  {
+    name: 's2-happy',
+    file: 'release-s2-happy.history.json',
+    workflowType: 'release',
+    proves:
+      "CI's start-and-wait (update-with-start of startReleaseAndWait) answered once validate and preflight passed; every step scheduled once with a heartbeat timeout; the release completes",
+    activities: () => ({ activities: fakeActivities() }),
+    async drive(d) {
+      const { workflowId, handle, answer } = await ciStartAndWait(d, 'v2.0.0');
+      underWay(answer);
+      assert.equal(answer.kind === 'under-way' && answer.underWay.checks.length, 2);
+      const summary = await succeeded(handle);
+      assert.equal(summary.images.length, 4);
+      assert.ok(summary.githubRelease);
+      return workflowId;
+    },
+  },
+  {
+    name: 's2-preflight-retry',
+    file: 'release-s2-preflight-retry.history.json',
+    workflowType: 'release',
+    proves:
+      "preflight fails PreflightFailed: CI's start-and-wait is refused with it and preflight waits for an operator; the retry update schedules activity id 'preflight' again, which passes; only then does anything build; the release completes",
+    activities() {
+      const fail = failFirst(1, () => failure('PreflightFailed', 'registry push: ghcr.io/softoft-orga/open-ticket-ai refused the upload (403 denied)'));
+      const base = fakeActivities();
+      return {
+        activities: fakeActivities({
+          async preflightRelease(i) {
+            fail();
+            return base.preflightRelease(i);
+          },
+        }),
+      };
+    },
+    async drive(d) {
+      const { workflowId, handle, answer } = await ciStartAndWait(d, 'v2.1.0');
+      assert.equal(answer.kind === 'stopped' && answer.type, 'PreflightFailed', `CI's start-and-wait answered ${JSON.stringify(answer)}`);
+      await untilWaiting(handle, ['preflight']);
+      assert.match(await handle.executeUpdate(retryUpdate, { args: ['preflight'] }), /retry accepted/);
+      assert.equal((await succeeded(handle)).images.length, 4);
+      return workflowId;
+    },
+  },
+  {
+    name: 's2-operator-wait-expired',
+    file: 'release-s2-operator-wait-expired.history.json',
+    workflowType: 'release',
+    proves:
+      'with timeouts.operator_wait = "2s", a build failing non-retryably waits on a 2 s timer; nobody answers, the timer fires and the release fails OperatorWaitExpired with nothing published',
+    activities() {
+      const base = fakeActivities();
+      return {
+        activities: fakeActivities({
+          async buildPackage(i) {
+            if (i.package === 'otai-otobo-znuny') throw failure('BuildFailed', 'uv build of otai-otobo-znuny failed (exit 1)');
+            return base.buildPackage(i);
+          },
+        }),
+      };
+    },
+    async drive(d) {
+      const { workflowId, handle, answer } = await ciStartAndWait(d, 'v2.2.0', shortOperatorWait);
+      underWay(answer);
+      await failedAs(handle, 'OperatorWaitExpired');
+      return workflowId;
+    },
+  },
+  {
+    name: 's2-abort-running',
+    file: 'release-s2-abort-running.history.json',
+    workflowType: 'release',
+    proves:
+      'the abort update while an image activity runs (heartbeating) requests its cancellation and waits: the activity cleans up and acknowledges (ActivityTaskCanceled), then the release fails with type Aborted',
+    activities() {
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      const base = fakeActivities();
+      return {
+        started: running,
+        activities: fakeActivities({
+          async publishImage(i) {
+            if (i.variant !== 'core') return base.publishImage(i);
+            started();
+            try {
+              // A long build: it ends only when the release cancels it (sleep rejects then).
+              for (;;) {
+                heartbeat();
+                await sleep(500);
+              }
+            } catch (err) {
+              // As the real step does: its builder is stopped and the partial push dropped before it
+              // acknowledges, which the release (WAIT_CANCELLATION_COMPLETED) waits for.
+              await delay(300);
+              throw err;
+            }
+          },
+        }),
+      };
+    },
+    async drive(d, started) {
+      const { workflowId, handle, answer } = await ciStartAndWait(d, 'v2.3.0');
+      underWay(answer);
+      await started;
+      await eventually(
+        'image:core running',
+        () => handle.query(statusQuery),
+        (s) => s.steps.some((x) => x.step === 'image:core' && x.state === 'running'),
+        { show: showSteps },
+      );
+      const reason = 'the core image hangs; 2.3.1 follows';
+      assert.match(await handle.executeUpdate(abortUpdate, { args: [reason] }), /aborting/);
+      await abortedWith(handle, reason);
+      return workflowId;
+    },
+  },
+  {
+    name: 's2-operator-retry',
+    file: 'release-s2-operator-retry.history.json',
+    workflowType: 'release',
+    proves:
+      'started by signal-with-start: a build failing non-retryably waits on the operator_wait timer; the retry update cancels it and the same build activity id is scheduled again; the release completes',
+    activities() {
+      const fail = failFirst(1, () => failure('BuildFailed', 'uv build of otai-hf-local failed (exit 1)'));
+      const base = fakeActivities();
+      return {
+        activities: fakeActivities({
+          async buildPackage(i) {
+            if (i.package === 'otai-hf-local') fail();
+            return base.buildPackage(i);
+          },
+        }),
+      };
+    },
+    async drive(d) {
+      const { workflowId, handle } = await ciStart(d, 'v2.4.0');
+      await untilWaiting(handle, ['build:otai-hf-local']);
+      assert.match(await handle.executeUpdate(retryUpdate, { args: ['build:otai-hf-local'] }), /retry accepted/);
+      assert.equal((await succeeded(handle)).packages.length, 3);
+      return workflowId;
+    },
+  },
+  {
+    name: 's2-token-wait',
+    file: 'release-s2-token-wait.history.json',
+    workflowType: 'release',
+    proves:
+      'started without a token (the webhook): preflight runs without one; every publish fails OidcTokenUnavailable and waits; the oidcToken signal re-schedules each publish, which completes',
+    activities: () => ({ activities: fakeActivities() }),
+    async drive(d) {
+      const { workflowId, handle } = await startRelease(d.client, d, config, 'v2.5.0');
+      const publishes = config.packages.map((p) => `publish:${p.name}`);
+      await untilWaiting(handle, publishes, /waiting for a fresh OIDC token/);
+      await handle.signal(oidcTokenSignal, { token: FRESH_TOKEN });
+      assert.equal((await succeeded(handle)).packages.flatMap((p) => p.uploaded).length, 6);
+      return workflowId;
+    },
+  },
+  {
+    name: 's2-dry-run',
+    file: 'release-s2-dry-run.history.json',
+    workflowType: 'release',
+    proves:
+      'a dry run under release-semantics-2 validates and builds, then finishes: no preflight (it uploads nothing to check), publish, image or GitHub Release',
+    activities: () => ({ activities: fakeActivities() }),
+    async drive(d) {
+      const { workflowId, handle } = await startRelease(d.client, d, config, 'v2.6.0', { dryRun: true });
+      const summary = await succeeded(handle);
+      assert.equal(summary.dryRun, true);
+      assert.equal(summary.images.length, 0);
+      return workflowId;
+    },
+  },
+  {
+    name: 's2-republish-per-variant',
+    file: 'republish-s2-per-variant.history.json',
+    workflowType: 'republishLatest',
+    proves:
+      'republish-per-variant: runningReleases names a stable release still waiting on image:core; the other three variants are re-tagged, core is not, and the summary names the release that skipped it',
+    activities: () => ({
+      activities: fakeActivities({
+        runningReleases() {
+          return Promise.resolve([
+            {
+              version: '2.7.0',
+              workflowId: releaseWorkflowId(config, '2.7.0'),
+              state: 'waiting-for-operator',
+              pendingImages: [{ variant: 'core', state: 'waiting-for-operator' }],
+            },
+          ]);
+        },
+      }),
+    }),
+    async drive(d) {
+      const workflowId = republishWorkflowId(config);
+      const summary = (await d.client.workflow.execute('republishLatest', {
+        taskQueue: d.taskQueue,
+        workflowId,
+        args: [{ config }],
+      })) as RepublishLatestSummary;
+      assert.deepEqual(summary.variants.map((v) => v.variant).sort(), ['all', 'hf_local', 'otobo_znuny']);
+      assert.deepEqual(
+        summary.skippedVariants?.map((s) => [s.variant, s.release]),
+        [['core', 'v2.7.0']],
+      );
+      return workflowId;
+    },
+  },
 ];
 
 /** The commit the workflow code at `path` comes from, and whether its tree differs from it. */
@@ -476,7 +711,9 @@ async function readIndex(file: string): Promise<HistoryIndex> {
 async function record(scenario: Scenario, bundle: WorkflowBundleWithSourceMap, nativeConnection: NativeConnection, client: Client): Promise<string> {
   const taskQueue = `record-${scenario.name}`;
   const { activities, started } = scenario.activities();
-  const worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: bundle, activities });
+  // Cancellation reaches an activity in a heartbeat's answer: sent every second, an abort is
+  // acknowledged in seconds, not after the image step's 2 m heartbeat timeout's 80 %.
+  const worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: bundle, activities, maxHeartbeatThrottleInterval: '1s' });
   return worker.runUntil(scenario.drive({ client, taskQueue }, started));
 }
 
@@ -491,7 +728,9 @@ async function main(): Promise<void> {
   });
   const workflowsPath = resolve(values.workflows);
   const out = resolve(values.out);
-  const wanted = values.scenario ?? SCENARIOS.map((s) => s.name);
+  // No default of "all": one checkout is the right code for one generation only (see the top).
+  const wanted = values.scenario ?? [];
+  if (wanted.length === 0) throw new Error(`name the scenarios to record (--scenario, repeatable); known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const unknown = wanted.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
 
