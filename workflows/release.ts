@@ -107,7 +107,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
       ...(semantics2 ? { operatorWait: config.timeouts.operator_wait ?? DEFAULT_OPERATOR_WAIT } : {}),
       // CI's answer: refused as soon as validate or preflight fails (preflight then waits for an operator).
       onFailure: (step, type, message) => {
-        if (step === VALIDATE_STEP || step === PREFLIGHT_STEP) underWay.refuse(type, `${step}: ${message}`);
+        if (step === VALIDATE_STEP || step === PREFLIGHT_STEP) underWay.refuse(type, message);
       },
     });
     const steps = releaseSteps(config, semantics2);

@@ -2,9 +2,10 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
-import { connectClient, targetFromEnv } from '../client/connect';
+import { targetFromEnv } from '../client/connect';
 import { hashToken } from '../server/ci-auth';
 import { buildServer } from '../server/app';
+import { lazyClient, serverSettingsFromEnv } from '../server/server-settings';
 
 const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
@@ -22,17 +23,25 @@ export function registerServerCommand(program: Command): void {
     .option('--config <file...>', 'tagship.toml of each repository this server releases', ['tagship.toml'])
     .option('--host <host>', 'address to listen on', process.env.TAGSHIP_SERVER_HOST ?? '127.0.0.1')
     .option('--port <n>', 'port to listen on', (v) => Number.parseInt(v, 10), Number(process.env.TAGSHIP_SERVER_PORT ?? 8787))
-    .action(async (opts: { config: string[]; host: string; port: number }) => {
+    .option(
+      '--spool-dir <dir>',
+      'where webhook deliveries wait while Temporal is unreachable (default $TAGSHIP_WEBHOOK_SPOOL, else $TAGSHIP_HOME/webhook-spool)',
+    )
+    .action(async (opts: { config: string[]; host: string; port: number; spoolDir?: string }) => {
       if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new Error('--port must be a port number (1-65535)');
       const configs = await Promise.all(opts.config.map((f) => loadConfig(resolve(f))));
       const env = process.env;
       const issuer = env.TAGSHIP_OIDC_ISSUER ?? GITHUB_ISSUER;
       const target = targetFromEnv(env);
-      const client = await connectClient(target);
+      const settings = serverSettingsFromEnv(env, opts.spoolDir);
+      // Lazy: the server starts, and spools deliveries, while Temporal is down.
+      const client = lazyClient(target);
       const app = await buildServer({
         client,
         target,
         configs,
+        spool: settings.spool,
+        apiWaitMs: settings.apiWaitMs,
         ...(env.TAGSHIP_WEBHOOK_SECRET ? { webhookSecret: env.TAGSHIP_WEBHOOK_SECRET } : {}),
         ciAuth: {
           issuer,
