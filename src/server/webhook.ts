@@ -3,7 +3,7 @@
 // ignored with a reason the delivery log shows.
 import { z } from 'zod';
 import type { TagshipConfig } from '../config/schema';
-import { versionFromTag } from '../contract/version';
+import { badTagMessage, versionFromTag } from '../contract/version';
 
 const pushPayload = z.object({
   ref: z.string(),
@@ -32,7 +32,7 @@ export function decideWebhook(event: string | undefined, payload: unknown, repos
   const tag = ref.slice('refs/tags/'.length);
   if (deleted) return { kind: 'ignore', reason: `tag ${tag} was deleted` };
   if (!created) return { kind: 'ignore', reason: `tag ${tag} was moved, not created; a tag is released once` };
-  if (versionFromTag(tag) === undefined) return { kind: 'ignore', reason: `tag '${tag}' does not match v*.*.* (e.g. v1.0.18)` };
+  if (versionFromTag(tag) === undefined) return { kind: 'ignore', reason: badTagMessage(tag) };
   const config = repos.get(repoKey(repository.full_name));
   if (!config) return { kind: 'ignore', reason: `repository ${repository.full_name} is not configured on this server` };
   return { kind: 'release', config, tag };
