@@ -73,7 +73,6 @@ export const FAILURES = {
   GitHubRepositoryNotFound: { retryable: false, means: 'GitHub has no such repository, or the token cannot see it' },
   // the release itself
   Aborted: { retryable: false, means: 'an operator aborted the release' },
-  Cancelled: { retryable: false, means: 'the step was cancelled (the release was aborted) while it ran' },
   OperatorWaitExpired: { retryable: false, means: 'a step waited for an operator longer than timeouts.operator_wait' },
 } as const satisfies Record<string, FailureRule>;
 

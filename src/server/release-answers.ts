@@ -10,7 +10,7 @@
 import type { UnderWayAnswer } from '../client/start';
 
 const PREFLIGHT_FAILURES: ReadonlySet<string> = new Set(['PreflightFailed', 'PreflightUnreachable']);
-const ENDED: ReadonlySet<string> = new Set(['Aborted', 'Cancelled', 'OperatorWaitExpired', 'ReleaseEnded', 'ReleaseFailed']);
+const ENDED: ReadonlySet<string> = new Set(['Aborted', 'OperatorWaitExpired', 'ReleaseEnded', 'ReleaseFailed']);
 
 export interface HttpAnswer {
   readonly status: number;
