@@ -69,7 +69,7 @@ const restrict = (...patterns) => ({
 });
 
 export default defineConfig(
-  globalIgnores(['node_modules/', 'test/fixtures/', '.tagship/', 'docs/', 'examples/', '**/*.d.ts']),
+  globalIgnores(['node_modules/', 'dist/', 'test/fixtures/', '.tagship/', 'docs/', 'examples/', '**/*.d.ts']),
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

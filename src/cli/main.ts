@@ -27,7 +27,7 @@ async function registerDev(program: Command): Promise<void> {
   try {
     dev = await import('../dev/dev-command');
   } catch (err) {
-    if (!isMissingModule(err, /(^|[\\/])dev[\\/]dev-command(\.ts)?$/)) throw err;
+    if (!isMissingModule(err, /(^|[\\/])dev[\\/]dev-command(\.[jt]s)?$/)) throw err;
     program
       .command('dev')
       .description('run the embedded stack (not in this installation: it is left out of the production image)')

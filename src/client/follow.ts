@@ -3,7 +3,7 @@
 // (a CI job), until a step waits for an operator.
 import type { WorkflowHandle } from '@temporalio/client';
 import type { LoadedDataConverter } from '@temporalio/common';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 // @temporalio/proto is CommonJS without statically detectable named exports: import the whole module.
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';

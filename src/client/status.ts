@@ -1,7 +1,7 @@
 // A release's live status for operators: the workflow's own step table (status query) merged with
 // what only the server knows, namely which activities are being retried and why.
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { ReleaseStatus, StepState, StepStatus } from '../contract/release';
 import { statusQuery } from '../contract/messages';
 import { STEP_ICON as ICON } from '../contract/step-icons';

@@ -5,7 +5,8 @@ import type { DataConverter } from '@temporalio/common';
 import { EncryptionCodec, type KeyRing } from './encryption-codec';
 
 // Loaded by path: the workflow sandbox and the client each import it themselves.
-export const failureConverterPath = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
+// Beside this module: .ts in a source checkout (tsx), .js in the compiled build (dist/).
+export const failureConverterPath = fileURLToPath(new URL(`./failure-converter.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export function dataConverter(ring: KeyRing | undefined): DataConverter {
   return ring ? { payloadCodecs: [new EncryptionCodec(ring)], failureConverterPath } : {};
