@@ -77,10 +77,42 @@ async function step<O>(base: Redactor, work: () => Promise<O>): Promise<O> {
   }
 }
 
+/** Release start times by run id (undefined: not known), for the slot lines; bounded, as a worker runs for months. */
+const startTimes = new Map<string, Promise<number | undefined>>();
+const START_TIMES_KEPT = 1_000;
+
+/**
+ * When the release a step belongs to started, which is what the slot lines are ordered by: in a
+ * burst, validate steps finish in no particular order, and by their own schedule time the first
+ * release's builds could queue behind the tenth's. A step whose workflow cannot be described (no
+ * client, as in tests, or Temporal slow to answer) goes by when it was first scheduled instead:
+ * the order is worth one call, never a failed or stalled step.
+ */
+async function releaseStartedAt(ctx: Context): Promise<number> {
+  const run = ctx.info.workflowExecution;
+  if (!run) return ctx.info.scheduledTimestampMs;
+  let known = startTimes.get(run.runId);
+  if (!known) {
+    known = (async () => {
+      try {
+        const client = ctx.client;
+        const described = await client.withDeadline(Date.now() + 5_000, () => client.workflow.getHandle(run.workflowId, run.runId).describe());
+        return described.startTime.getTime();
+      } catch {
+        startTimes.delete(run.runId);
+        return undefined;
+      }
+    })();
+    startTimes.set(run.runId, known);
+    if (startTimes.size > START_TIMES_KEPT) startTimes.delete(startTimes.keys().next().value!);
+  }
+  return (await known) ?? ctx.info.scheduledTimestampMs;
+}
+
 /**
  * Runs `work` holding one of `slots`. While the step waits it heartbeats that it waits and where it
  * is in line, so the UI says why and a cancel still reaches it (the wait then ends at once). The
- * line is ordered by when each step was first scheduled: older releases first.
+ * line is ordered by when each step's release started: older releases first.
  */
 async function inSlot<T>(slots: BuildSlots, subject: string, work: () => Promise<T>): Promise<T> {
   const ctx = Context.current();
@@ -88,7 +120,7 @@ async function inSlot<T>(slots: BuildSlots, subject: string, work: () => Promise
   const timer = setInterval(() => ctx.heartbeat(note), HEARTBEAT_EVERY_MS);
   let release: () => void;
   try {
-    release = await slots.forStep(ctx.info.scheduledTimestampMs).acquire(ctx.cancellationSignal, {
+    release = await slots.forStep(await releaseStartedAt(ctx)).acquire(ctx.cancellationSignal, {
       onPosition: (position) => {
         note = `${subject}: waiting for a ${slots.what} slot on this worker (${position} in line, ${slots.size} at a time)`;
         ctx.heartbeat(note);
@@ -126,8 +158,10 @@ export function createActivities(settings: WorkerSettings): ReleaseActivities {
     waitUntilVisible: (input) => step(secrets, () => waitUntilVisible(upgraded(input))),
     publishImage: (input) =>
       step(secrets, () =>
-        // The image slot is taken around the build alone (in lib/image-build), in the order the steps were first scheduled.
-        whileHeartbeating(input.variant, () => publishImage(settings, images.forStep(Context.current().info.scheduledTimestampMs), upgraded(input))),
+        whileHeartbeating(input.variant, async () =>
+          // The image slot is taken around the build alone (in lib/image-build), older releases first.
+          publishImage(settings, images.forStep(await releaseStartedAt(Context.current())), upgraded(input)),
+        ),
       ),
     publishGitHubRelease: (input) => step(secrets, () => whileHeartbeating(input.tag, () => publishGitHubRelease(settings, upgraded(input)))),
     retagLatest: (input) => step(secrets, () => whileHeartbeating(input.variant, () => retagLatest(settings, upgraded(input)))),
