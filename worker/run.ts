@@ -98,6 +98,9 @@ export async function createWorker(
     activities: createActivities(opts.settings),
     dataConverter: dataConverter(opts.settings.codec),
     shutdownGraceTime: '30s',
+    // An abort reaches a running step only with a heartbeat's answer: without this cap the SDK
+    // holds heartbeats back up to 0.8 × the heartbeat timeout (96 s for an image step).
+    maxHeartbeatThrottleInterval: '5s',
     ...limits(opts.settings),
     ...versioning(opts.deployment),
     ...extra,
