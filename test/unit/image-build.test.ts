@@ -267,8 +267,8 @@ describe('what operators see of a failed image step', () => {
   });
 
   it("TAGSHIP_IMAGE_BUILDS sets the worker's build slots and refuses nonsense", () => {
-    assert.equal(settingsFromEnv({ TAGSHIP_IMAGE_BUILDS: '3' }).imageBuilds, 3);
-    assert.equal(settingsFromEnv({}).imageBuilds, undefined);
+    assert.equal(settingsFromEnv({ TAGSHIP_IMAGE_BUILDS: '3' }).limits?.imageBuilds, 3);
+    assert.equal(settingsFromEnv({}).limits?.imageBuilds, 2, 'two at a time unless told otherwise');
     assert.throws(() => settingsFromEnv({ TAGSHIP_IMAGE_BUILDS: '0' }), /TAGSHIP_IMAGE_BUILDS=0 must be a whole number from 1 to 9999/);
   });
 });
