@@ -5,7 +5,7 @@
 //
 // Each release is the example monorepo's three packages (validate, 3 uv builds, 3 uploads to the
 // embedded pypiserver, 3 visibility checks) without images, so the package build slots are what
-// the scenarios differ in. Knobs: TAGSHIP_BENCH_BURST (releases per burst, default 12) and
+// the scenarios differ in. Knobs: TAGSHIP_BENCH_BURST (releases per burst, default 20) and
 // TAGSHIP_BENCH_BURST_SCENARIOS (comma-separated names from SCENARIOS, default all).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ import { createExampleRepo, EXAMPLE_DIR, tagVersion } from '../src/dev/demo/exam
 import { configForStack, startEmbeddedStack, workerSettingsForStack, type EmbeddedStack } from '../src/dev/stack/embedded';
 import { createWorker } from '../worker/run';
 
-const BURST = Number(process.env.TAGSHIP_BENCH_BURST ?? 12);
+const BURST = Number(process.env.TAGSHIP_BENCH_BURST ?? 20);
 const CPUS = availableParallelism();
 
 interface Scenario {
@@ -34,6 +34,7 @@ interface Scenario {
 const SCENARIOS: readonly Scenario[] = [
   { name: 'unlimited', limits: { builds: 9999, imageBuilds: 9999 } },
   { name: 'limited', limits: { builds: CPUS, imageBuilds: 2 } },
+  { name: 'limited-2x', limits: { builds: 2 * CPUS, imageBuilds: 2 } },
   { name: 'limited+activities', limits: { builds: CPUS, imageBuilds: 2, activities: 4 * CPUS } },
 ];
 
