@@ -13,7 +13,7 @@ import { ApplicationFailure, CancelledFailure, type LogLevel, type LogMetadata }
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { registerSecret } from '../../activities/lib/redactor';
+import { redactingLogger, registerSecret } from '../../activities/lib/redactor';
 import type { WorkerSettings } from '../../activities/lib/settings';
 import { parseConfig } from '../../src/config/load';
 import { publishSlice } from '../../src/config/plan';
@@ -188,5 +188,14 @@ describe('secrets in what leaves the worker', () => {
     );
     assert.ok(cancel instanceof CancelledFailure, 'a cancellation stays a cancellation');
     assert.equal(cancel.message, 'cancelled while holding [redacted]');
+  });
+
+  it("redacts the worker's own log lines, outside any activity call, with redactingLogger", () => {
+    createActivities(settings);
+    const logger = new CapturingLogger();
+    redactingLogger(logger).warn(`poll failed for ${INDEX_USER}:${INDEX_PASSWORD}`, { header: `Basic ${BASIC}`, error: new Error(`pw ${INDEX_PASSWORD}`) });
+    assert.equal(logger.lines.length, 1);
+    assertClean('the log line', logger.lines[0]!);
+    assert.match(logger.lines[0]!, /poll failed for releaser:\[redacted\]/);
   });
 });
