@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
-import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkerOptions } from '@temporalio/worker';
+import { redactingLogger } from '../activities/lib/redactor';
 import { createActivities } from '../activities';
 import { sweepLeftovers } from '../activities/lib/leftovers';
 import type { WorkerSettings } from '../activities/lib/settings';
@@ -28,9 +29,15 @@ export interface WorkerRunOptions extends Pick<TemporalTarget, 'address' | 'name
 
 let runtimeInstalled = false;
 
-function installRuntime(metricsAddress: string | undefined): void {
-  if (runtimeInstalled || !metricsAddress) return;
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } });
+// The worker's log passes through the redactor too: a line logged outside any activity call (the
+// SDK's own, a sweep's) loses every secret of every worker in this process.
+export function installWorkerRuntime(metricsAddress?: string, extra: Pick<RuntimeOptions, 'shutdownSignals'> = {}): void {
+  if (runtimeInstalled) return;
+  Runtime.install({
+    logger: redactingLogger(new DefaultLogger('INFO')),
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
+    ...extra,
+  });
   runtimeInstalled = true;
 }
 
@@ -121,7 +128,7 @@ async function sweep(settings: WorkerSettings): Promise<void> {
 }
 
 export async function runWorker(opts: WorkerRunOptions): Promise<void> {
-  installRuntime(opts.metricsAddress);
+  installWorkerRuntime(opts.metricsAddress);
   const deployment = opts.deployment ?? deploymentFromEnv();
   await sweep(opts.settings);
   let connection: NativeConnection;

@@ -9,11 +9,10 @@
 // to its grace time) and then the servers stop. A second signal stops at once.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Runtime } from '@temporalio/worker';
 import { startEmbeddedStack, workerSettingsForStack } from './stack/embedded';
 import { PortInUseError } from './stack/ports';
 import { DEFAULT_TASK_QUEUE } from '../contract/workflow-ids';
-import { runWorker } from '../../worker/run';
+import { installWorkerRuntime, runWorker } from '../../worker/run';
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** A shell's code for "ended by SIGINT", for a start that was interrupted. */
@@ -103,7 +102,7 @@ async function runDev(opts: DevOptions, flagFor: (port: number) => string | unde
     try {
       // The runtime's own signal handling (stop polling, let running activities finish), with the
       // terminal's hang-up among its signals; it is installed before the worker would create it.
-      Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] });
+      installWorkerRuntime(undefined, { shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] });
       phase = 'running';
       process.stdout.write(
         [
