@@ -15,6 +15,7 @@ import { freePort } from '../src/dev/stack/service';
 import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { tagVersion } from '../src/dev/demo/example-repo';
 import { eventually } from './support/eventually';
+import { registryGoneAfterPreflight } from './support/registry-gone-after-preflight';
 import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
 
 const BIN = fileURLToPath(new URL('../bin/tagship.js', import.meta.url));
@@ -39,8 +40,8 @@ describe('operating a release from the CLI', { timeout: 10 * 60_000 }, () => {
 
   /**
    * What each test starts from, of its own: a release of `version` (tagged here unless it is the
-   * repository's first version) whose images go to a registry that is down, with one attempt per
-   * image, until every image step waits for an operator.
+   * repository's first version) whose images go to a registry that goes down after preflight, with
+   * one attempt per image, until every image step waits for an operator.
    */
   async function stuckRelease(version: string): Promise<{ release: StartedRelease; registryPort: number }> {
     const registryPort = await freePort();
@@ -50,7 +51,12 @@ describe('operating a release from the CLI', { timeout: 10 * 60_000 }, () => {
       retries: { ...env.config.retries, image: 1 },
     };
     const tag = version === FIRST_VERSION ? `v${FIRST_VERSION}` : (await tagVersion(env.repoDir, version)).tag;
-    const release = await startRelease(env.client, env.target, config, tag);
+    let release!: StartedRelease;
+    await registryGoneAfterPreflight(
+      join(env.root, `registry-early-${version}`),
+      registryPort,
+      async () => (release = await startRelease(env.client, env.target, config, tag)),
+    );
     await eventually(
       `every image step of ${tag} waiting for an operator while the registry is down`,
       () => liveStatus(release.handle),

@@ -180,8 +180,6 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
 
   it('a setuptools-scm monorepo is released from its tag; an abort and restart uploads nothing new; the GitHub Release gets its notes and SHA256SUMS once', async (t) => {
     const { dir, config: scmConfig } = await scmMonorepo('scm-mono', 'acme');
-    // The worker holds a token GitHub refuses, as after a rotation nobody rolled out.
-    settings.githubToken = 'ghs_revoked';
     t.after(() => {
       settings.githubToken = GH_TOKEN;
       github.failUploads = 0;
@@ -192,6 +190,14 @@ describe('releases of seed-shaped repositories', { timeout: 15 * 60_000 }, () =>
 
     // First run: everything is uploaded, then the GitHub Release is refused (bad token) and an operator aborts.
     const first = await startRelease(client, target, scmConfig, 'v1.0.0');
+    // Preflight proves the worker's token; then it is rotated away mid-release and GitHub refuses it.
+    await eventually(
+      'preflight to pass with the token GitHub still accepts',
+      () => first.handle.query(statusQuery),
+      (s) => s.steps.some((x) => x.step === 'preflight' && x.state === 'succeeded'),
+      { timeoutMs: 120_000, intervalMs: 100, show: (s) => s.steps.map((x) => `${x.step}=${x.state}`).join(', ') },
+    );
+    settings.githubToken = 'ghs_revoked';
     const waiting = await eventually(
       'the GitHub Release step waiting for an operator',
       () => first.handle.query(statusQuery),

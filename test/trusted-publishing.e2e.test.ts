@@ -75,7 +75,9 @@ describe('release by trusted publishing', { timeout: 10 * 60_000 }, () => {
     const summary = (await started.handle.result()) as ReleaseSummary;
     assert.equal(summary.packages.flatMap((p) => p.uploaded).length, 6);
     assert.equal(summary.images.length, 4);
-    assert.ok(mint.mints.filter((m) => m.ok).length >= 3);
+    // PyPI takes an ID token once: the fresh token is exchanged once and serves every package.
+    assert.equal(mint.mints.filter((m) => m.ok).length, 1);
+    assert.ok(!mint.mints.some((m) => m.codes.includes('invalid-reuse-token')), 'no ID token was offered twice');
     assert.ok(mint.uploads.every((s) => s === 200));
 
     const raw = new Client({ connection: await Connection.connect({ address: env.target.address }), namespace: env.target.namespace });

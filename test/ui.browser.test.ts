@@ -14,6 +14,7 @@ import { freePort } from '../src/dev/stack/service';
 import { startRegistry, type LocalRegistry } from '../src/dev/stack/registry';
 import { retryUpdate } from '../src/contract/messages';
 import { eventually } from './support/eventually';
+import { registryGoneAfterPreflight } from './support/registry-gone-after-preflight';
 import { startReleaseEnv, type ReleaseEnv } from './support/release-env';
 
 /** The UI renders user markdown in sandboxed frames; waits until one of them shows `text`, and returns that frame's text. */
@@ -45,7 +46,11 @@ describe('Temporal UI (browser)', { timeout: 10 * 60_000 }, () => {
       variants: env.config.variants.filter((v) => v.name === 'core'),
       retries: { ...env.config.retries, image: 1 },
     };
-    release = await startRelease(env.client, env.target, config, 'v1.0.18');
+    await registryGoneAfterPreflight(
+      join(env.root, 'registry-early'),
+      port,
+      async () => (release = await startRelease(env.client, env.target, config, 'v1.0.18')),
+    );
     await eventually(
       'the release waiting for an operator (its image cannot be pushed)',
       () => liveStatus(release.handle),

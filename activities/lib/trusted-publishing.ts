@@ -1,6 +1,7 @@
 // PyPI trusted publishing, as PyPI specifies it: ask the index for its OIDC audience, get an ID
 // token for that audience, exchange it at `/_/oidc/mint-token` for a short-lived upload token.
 // Failures carry PyPI's error codes and the token's public claims, never the token.
+import { createHash } from 'node:crypto';
 import type { Credentials } from './settings';
 import { OidcTokenUnavailable, publicClaims, resolveOidcToken } from './oidc-token';
 import { failure, failureWithDetails } from '../../src/contract/failures';
@@ -48,7 +49,44 @@ interface PypiErrorBody {
   errors?: { code?: string; description?: string }[];
 }
 
+// PyPI takes an ID token once (it remembers its jti), and preflight and every package's publish
+// need an upload token from the same forwarded ID token: the first exchange is kept here, in this
+// worker's memory only, for a little less than the 15 minutes PyPI's upload tokens live.
+const MINTED_FOR_MS = 12 * 60_000;
+const MAX_MINTED = 256;
+const minted = new Map<string, { readonly token: string; readonly until: number }>();
+const minting = new Map<string, Promise<string>>();
+
+function mintKey(oidcUrl: string, oidcToken: string): string {
+  return createHash('sha256').update(oidcUrl).update('\0').update(oidcToken).digest('hex');
+}
+
+function rememberMinted(key: string, token: string): void {
+  const now = Date.now();
+  for (const [k, v] of minted) if (v.until <= now || minted.size >= MAX_MINTED) minted.delete(k);
+  minted.set(key, { token, until: now + MINTED_FOR_MS });
+}
+
+/** An upload token for `oidcToken`: the one this worker already got for it, else a new exchange. */
 export async function mintUploadToken(oidcUrl: string, oidcToken: string): Promise<string> {
+  const key = mintKey(oidcUrl, oidcToken);
+  const earlier = minted.get(key);
+  if (earlier && earlier.until > Date.now()) {
+    registerSecret(earlier.token, '__token__');
+    return earlier.token;
+  }
+  // Every package's publish starts at once with the same ID token: one exchange serves them all.
+  let pending = minting.get(key);
+  if (!pending) {
+    pending = exchange(oidcUrl, oidcToken, key).finally(() => minting.delete(key));
+    minting.set(key, pending);
+  }
+  const token = await pending;
+  registerSecret(token, '__token__');
+  return token;
+}
+
+async function exchange(oidcUrl: string, oidcToken: string, key: string): Promise<string> {
   const url = endpoint(oidcUrl, '_/oidc/mint-token');
   const { status, body } = await fetchJson(
     url,
@@ -58,6 +96,7 @@ export async function mintUploadToken(oidcUrl: string, oidcToken: string): Promi
   if (status === 200 && typeof body.token === 'string') {
     // Known from here on to this activity call's redactor: an upload that echoes it stays clean.
     registerSecret(body.token, '__token__');
+    rememberMinted(key, body.token);
     return body.token;
   }
   const errors = (body as PypiErrorBody).errors ?? [];
@@ -66,8 +105,11 @@ export async function mintUploadToken(oidcUrl: string, oidcToken: string): Promi
     `Trusted publishing exchange failure (HTTP ${status}): ${(body as PypiErrorBody).message ?? 'no message'}\n` +
     errors.map((e) => `  ${e.code ?? '?'}: ${e.description ?? ''}`).join('\n') +
     `\n  token claims: ${JSON.stringify(publicClaims(oidcToken))}`;
-  // An expired or otherwise unusable token is fixed by a fresh one; a publisher mismatch is not.
-  const type = codes.some((c) => c === 'invalid-token' || c === 'expired-token') ? 'OidcTokenExpired' : 'TrustedPublishingRefused';
+  // An expired, used (another worker exchanged it) or otherwise unusable token is fixed by a fresh
+  // one; a publisher mismatch is not.
+  const type = codes.some((c) => c === 'invalid-token' || c === 'expired-token' || c === 'invalid-reuse-token')
+    ? 'OidcTokenExpired'
+    : 'TrustedPublishingRefused';
   throw failureWithDetails(type, message, [{ codes }]);
 }
 

@@ -1,6 +1,6 @@
 // A local OIDC issuer shaped like GitHub Actions': a real RSA key, a JWKS endpoint, signed ID
 // tokens with GitHub's claims, and the runner's token request endpoint (ACTIONS_ID_TOKEN_REQUEST_URL).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 
@@ -49,6 +49,8 @@ export async function startOidcIssuer(runnerClaims: Omit<GithubClaims, 'audience
       .setSubject(`repo:${c.repository}:ref:${c.ref}`)
       .setAudience(c.audience)
       .setIssuedAt()
+      // Every token GitHub issues has its own jti, which PyPI refuses to take twice.
+      .setJti(randomUUID())
       .setNotBefore(Math.floor(Date.now() / 1000) - 5)
       .setExpirationTime(Math.floor(Date.now() / 1000) + (c.expiresInSeconds ?? 300))
       .sign(privateKey);

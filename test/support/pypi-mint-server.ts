@@ -42,6 +42,7 @@ export async function startMintServer(opts: MintServerOptions): Promise<MintServ
   const audience = opts.audience ?? 'pypi';
   const jwks = createRemoteJWKSet(new URL(opts.jwksUrl));
   const minted = new Map<string, number>();
+  const usedJtis = new Set<string>();
   const mints: MintServer['mints'] = [];
   const uploads: number[] = [];
   const index = new URL(opts.indexUrl);
@@ -63,11 +64,16 @@ export async function startMintServer(opts: MintServerOptions): Promise<MintServ
     } catch (err) {
       return { status: 422, body: fail('invalid-token', `valid token, but no corresponding publisher (${(err as Error).message})`) };
     }
+    // As PyPI: an ID token is exchanged once; its jti is remembered.
+    const jti = typeof claims.jti === 'string' ? claims.jti : undefined;
+    if (jti === undefined) return { status: 422, body: fail('invalid-payload', 'token has no jti') };
+    if (usedJtis.has(jti)) return { status: 422, body: fail('invalid-reuse-token', 'invalid token: already used') };
     const workflowRef = String(claims.job_workflow_ref ?? '');
     const expected = `${opts.publisher.repository}/${opts.publisher.workflowFile}@`;
     if (claims.repository !== opts.publisher.repository || !workflowRef.startsWith(expected)) {
       return { status: 422, body: fail('invalid-publisher', `valid token, but no corresponding publisher (Publisher with matching claims was not found)`) };
     }
+    usedJtis.add(jti);
     const value = `pypi-${randomBytes(24).toString('base64url')}`;
     minted.set(value, Date.now() + 15 * 60_000);
     return { status: 200, body: { success: true, token: value } };

@@ -96,12 +96,13 @@ describe('secrets in what leaves the worker', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  function publishInput(): PublishPackageInput {
+  // Each test forwards its own ID token: the worker keeps the upload token minted from one.
+  function publishInput(oidcToken = FORWARDED): PublishPackageInput {
     const config = parseConfig(
       `[index]\nupload_url = "${base}/legacy/"\nsimple_url = "${base}/simple/"\nauth = "trusted-publishing"\noidc_url = "${base}/"\n`,
       'tagship.toml',
     );
-    return { config: publishSlice(config), package: 'redaction-probe', version: '1.0.0', files, oidcToken: FORWARDED };
+    return { config: publishSlice(config), package: 'redaction-probe', version: '1.0.0', files, oidcToken };
   }
 
   it('a refused upload shows none of the index password, its Basic header, the forwarded OIDC token or the minted token', async () => {
@@ -132,7 +133,7 @@ describe('secrets in what leaves the worker', () => {
     mode = 'refuse-mint';
     const env = new MockActivityEnvironment();
     const err = await env
-      .run((input: PublishPackageInput) => createActivities(settings).publishPackage(input), publishInput())
+      .run((input: PublishPackageInput) => createActivities(settings).publishPackage(input), publishInput(`${FORWARDED}-refused`))
       .then(
         () => assert.fail('the exchange was refused, the step must fail'),
         (e: unknown) => e as Error,
