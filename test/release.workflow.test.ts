@@ -524,6 +524,40 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
           await assert.rejects(handle.result(), WorkflowFailedError);
           assert.ok(log.includes('image:core cleaned up'), `the release ended before its running step stopped: ${log.join(', ')}`);
         });
+
+        // The same while another step waits for an operator: that wait ends at once, and the
+        // release still ends only after the running sibling stopped.
+        log.length = 0;
+        let siblingStarted!: () => void;
+        const sibling = new Promise<void>((r) => (siblingStarted = r));
+        const withWaiting = fakeActivities(log, {
+          ...activities,
+          async publishImage(i) {
+            if (i.variant === 'all') throw ApplicationFailure.nonRetryable('the registry refused the push', 'ImagePushRefused');
+            if (i.variant === 'core') siblingStarted();
+            return activities.publishImage(i);
+          },
+        });
+        const second = unique();
+        const worker2 = await Worker.create({
+          connection: local.nativeConnection,
+          taskQueue: second.taskQueue,
+          workflowBundle: bundle,
+          activities: withWaiting,
+        });
+        await worker2.runUntil(async () => {
+          const handle = await local.client.workflow.start('release', { ...second, args: [{ config, tag: 'v1.0.18' }] });
+          await sibling;
+          await eventually(
+            'image:all waiting for an operator while image:core runs',
+            () => handle.query(statusQuery),
+            (st) => st.steps.some((x) => x.step === 'image:all' && x.state === 'waiting-for-operator'),
+            { timeoutMs: 60_000, intervalMs: 50, show: showSteps },
+          );
+          await handle.executeUpdate(abortUpdate, { args: ['wrong base image'] });
+          await assert.rejects(handle.result(), WorkflowFailedError);
+          assert.ok(log.includes('image:core cleaned up'), `the release ended before its running sibling stopped: ${log.join(', ')}`);
+        });
       } finally {
         await local.teardown();
       }

@@ -102,20 +102,26 @@ export async function release(input: ReleaseInput): Promise<ReleaseSummary> {
     if (!aborted()) abort(reason);
   });
 
+  const runner = new StepRunner(board, aborted, {
+    ...(semantics2 ? { operatorWait: config.timeouts.operator_wait ?? DEFAULT_OPERATOR_WAIT } : {}),
+    // CI's answer: refused as soon as validate or preflight fails (preflight then waits for an operator).
+    onFailure: (step, type, message) => {
+      if (step === VALIDATE_STEP || step === PREFLIGHT_STEP) underWay.refuse(type, message);
+    },
+  });
+  const steps = releaseSteps(config, semantics2);
   try {
-    const runner = new StepRunner(board, aborted, {
-      ...(semantics2 ? { operatorWait: config.timeouts.operator_wait ?? DEFAULT_OPERATOR_WAIT } : {}),
-      // CI's answer: refused as soon as validate or preflight fails (preflight then waits for an operator).
-      onFailure: (step, type, message) => {
-        if (step === VALIDATE_STEP || step === PREFLIGHT_STEP) underWay.refuse(type, message);
-      },
-    });
-    const steps = releaseSteps(config, semantics2);
     const result = await scope.run(() => runReleaseDag({ input, steps, board, runner, tokens, aborted, underWay, withPreflight: semantics2 }));
     board.finish('succeeded');
     await condition(allHandlersFinished);
     return result;
   } catch (err) {
+    if (semantics2) {
+      // One step's end is every step's: the others are cancelled too (an expired operator wait, a
+      // release stopper), and the release ends only once each stopped, so nothing lands after it.
+      if (!aborted()) scope.cancel();
+      await runner.settled();
+    }
     underWay.refuse(aborted() ? 'Aborted' : failureType(err), aborted() ? `aborted by an operator: ${abortReason}` : errorMessage(err));
     for (const s of board.status().steps) {
       if (s.state === 'pending' || s.state === 'running' || s.state === 'waiting-for-operator') {

@@ -27,17 +27,29 @@ export interface StepRunnerOptions {
 }
 
 export class StepRunner {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
   constructor(
     private readonly board: StepBoard,
     private readonly aborted: () => boolean,
     private readonly options: StepRunnerOptions = {},
   ) {}
 
+  /** Resolves once every step's call has settled: after an abort, once each acknowledged its cancellation. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track<T>(call: Promise<T>): Promise<T> {
+    this.inFlight.add(call);
+    return call.finally(() => this.inFlight.delete(call));
+  }
+
   async run<T>(name: string, call: () => Promise<T>): Promise<T | Skipped> {
     for (;;) {
       this.board.set(name, 'running');
       try {
-        const result = await call();
+        const result = await this.track(call());
         this.board.set(name, 'succeeded');
         return result;
       } catch (err) {

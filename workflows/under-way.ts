@@ -1,7 +1,7 @@
 // What CI's start-and-wait update (releaseUnderWayUpdate) waits for: the release is under way once
-// validate and preflight passed, and stopped when either failed or waits for an operator. Settles
-// once; later events (a retried preflight that then passes) are for `release status`, not for this
-// answer, which CI already acted on.
+// validate and preflight passed, and stopped when either failed or waits for an operator. A
+// refusal is what a caller asking now hears; once an operator's retry or skip gets the release past
+// preflight, a later caller (CI re-run to send a fresh OIDC token) hears that it is under way.
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { ReleaseUnderWay } from '../src/contract/release';
 
@@ -14,7 +14,9 @@ export class UnderWayGate {
   }
 
   open(answer: ReleaseUnderWay): void {
-    if (!this.settled) this.answer = answer;
+    if (this.answer !== undefined) return;
+    this.refusal = undefined;
+    this.answer = answer;
   }
 
   refuse(type: string | undefined, message: string): void {

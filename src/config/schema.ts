@@ -120,8 +120,9 @@ export const configSections = z
           .min(1)
           .max(LIMITS.url, chars(LIMITS.url))
           // A token in the URL would reach git's argv, logs and workflow history; checked first so
-          // that no later message repeats it.
-          .refine((u) => !URL.canParse(u) || new URL(u).password === '', {
+          // that no later message repeats it. GitHub takes a token as the user name too, so only
+          // ssh:// (where the user is a login, never a secret) may name one.
+          .refine((u) => !URL.canParse(u) || ((p) => p.password === '' && (p.username === '' || p.protocol === 'ssh:'))(new URL(u)), {
             message: 'must not contain credentials; give git its credentials through a credential helper',
             abort: true,
           })

@@ -58,6 +58,11 @@ describe('tagship.toml', () => {
       () => parseConfig('[repository]\nurl = "https://x-access-token:ghp_secret@github.com/o/r.git"\n', 'f.toml'),
       (err: unknown) => err instanceof Error && /repository\.url: must not contain credentials/.test(err.message) && !err.message.includes('ghp_secret'),
     );
+    // GitHub takes a token as the user name alone.
+    assert.throws(
+      () => parseConfig('[repository]\nurl = "https://ghp_secret@github.com/o/r.git"\n', 'f.toml'),
+      (err: unknown) => err instanceof Error && /repository\.url: must not contain credentials/.test(err.message) && !err.message.includes('ghp_secret'),
+    );
     assert.equal(parseConfig('[repository]\nurl = "https://github.com/o/r.git"\n', 'f.toml').repository.url, 'https://github.com/o/r.git');
   });
 
