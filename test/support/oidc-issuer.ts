@@ -35,25 +35,27 @@ export async function startOidcIssuer(runnerClaims: Omit<GithubClaims, 'audience
   const sign = (c: GithubClaims) => {
     const [owner] = c.repository.split('/');
     const workflowRef = `${c.repository}/${c.workflowFile}@${c.ref}`;
-    return new SignJWT({
-      repository: c.repository,
-      repository_owner: owner,
-      ref: c.ref,
-      ref_type: c.ref.startsWith('refs/tags/') ? 'tag' : 'branch',
-      workflow_ref: workflowRef,
-      job_workflow_ref: workflowRef,
-      event_name: 'push',
-    })
-      .setProtectedHeader({ alg: 'RS256', kid })
-      .setIssuer(issuer)
-      .setSubject(`repo:${c.repository}:ref:${c.ref}`)
-      .setAudience(c.audience)
-      .setIssuedAt()
-      // Every token GitHub issues has its own jti, which PyPI refuses to take twice.
-      .setJti(randomUUID())
-      .setNotBefore(Math.floor(Date.now() / 1000) - 5)
-      .setExpirationTime(Math.floor(Date.now() / 1000) + (c.expiresInSeconds ?? 300))
-      .sign(privateKey);
+    return (
+      new SignJWT({
+        repository: c.repository,
+        repository_owner: owner,
+        ref: c.ref,
+        ref_type: c.ref.startsWith('refs/tags/') ? 'tag' : 'branch',
+        workflow_ref: workflowRef,
+        job_workflow_ref: workflowRef,
+        event_name: 'push',
+      })
+        .setProtectedHeader({ alg: 'RS256', kid })
+        .setIssuer(issuer)
+        .setSubject(`repo:${c.repository}:ref:${c.ref}`)
+        .setAudience(c.audience)
+        .setIssuedAt()
+        // Every token GitHub issues has its own jti, which PyPI refuses to take twice.
+        .setJti(randomUUID())
+        .setNotBefore(Math.floor(Date.now() / 1000) - 5)
+        .setExpirationTime(Math.floor(Date.now() / 1000) + (c.expiresInSeconds ?? 300))
+        .sign(privateKey)
+    );
   };
 
   const server: Server = createServer((req, res) => {
