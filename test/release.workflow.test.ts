@@ -86,12 +86,19 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
     return { taskQueue: `wf-${id}`, workflowId: `release-test-${id}` };
   };
 
+  // The real dev server for every test, and the time-skipping test server only for the waits that
+  // last minutes or days: the test server records a cancelled activity without the started event
+  // the real server writes, which the SDK refuses, and releases cancel their running steps when
+  // they end early.
+  let timeEnv: TestWorkflowEnvironment;
   before(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools.temporalTestServer() } } });
+    env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: tools.temporal() } } });
+    timeEnv = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools.temporalTestServer() } } });
     bundle = await bundleWorkflowCode({ workflowsPath });
   });
   after(async () => {
     await env?.teardown();
+    await timeEnv?.teardown();
   });
 
   async function run(activities: Activities, input: { tag: string; dryRun?: boolean }): Promise<ReleaseSummary> {
@@ -236,11 +243,11 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
   });
 
   /** Starts a release on its own task queue with a worker running until `body` is done. */
-  async function withRelease(activities: Activities, body: (handle: WorkflowHandle) => Promise<void>): Promise<void> {
+  async function withRelease(activities: Activities, body: (handle: WorkflowHandle) => Promise<void>, on: TestWorkflowEnvironment = env): Promise<void> {
     const { taskQueue, workflowId } = unique();
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+    const worker = await Worker.create({ connection: on.nativeConnection, taskQueue, workflowBundle: bundle, activities });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('release', { taskQueue, workflowId, args: [{ config, tag: 'v1.0.18' }] });
+      const handle = await on.client.workflow.start('release', { taskQueue, workflowId, args: [{ config, tag: 'v1.0.18' }] });
       await body(handle);
     });
   }
@@ -378,7 +385,7 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
       async (handle) => {
         await waitingSteps(handle, 3);
         // The time-skipping server fast-forwards past the 30-minute token wait.
-        await env.sleep('31m');
+        await timeEnv.sleep('31m');
         const status = await handle.query(statusQuery);
         const publish = status.steps.filter((s) => s.step.startsWith('publish:'));
         assert.ok(
@@ -388,6 +395,7 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
         await handle.executeUpdate(abortUpdate, { args: ['no token today'] });
         await assert.rejects(handle.result(), WorkflowFailedError);
       },
+      timeEnv,
     );
   });
 
@@ -471,20 +479,30 @@ describe('release workflow', { timeout: 5 * 60_000 }, () => {
 
     it('a step waiting for an operator longer than timeouts.operator_wait fails the release, naming the step', async () => {
       const log: string[] = [];
-      await withRelease(failing('image:core', 99, log), async (handle) => {
-        await waitingSteps(handle, 1);
-        // The time-skipping server fast-forwards through the 7-day default while the result is awaited.
-        await assert.rejects(
-          handle.result(),
-          (err: unknown) =>
-            err instanceof WorkflowFailedError &&
-            err.cause instanceof ApplicationFailure &&
-            err.cause.type === 'OperatorWaitExpired' &&
-            /image:core waited 7d \(timeouts\.operator_wait\)/.test(err.cause.message),
-        );
-        const final = await handle.query(statusQuery);
-        assert.equal(final.steps.find((s) => s.step === 'image:core')?.state, 'failed');
-      });
+      await withRelease(
+        failing('image:core', 99, log),
+        async (handle) => {
+          await waitingSteps(handle, 1);
+          await eventually(
+            'every other image step to succeed, so nothing runs when the wait runs out',
+            () => handle.query(statusQuery),
+            (st) => st.steps.filter((x) => x.step.startsWith('image:') && x.step !== 'image:core').every((x) => x.state === 'succeeded'),
+            { timeoutMs: 30_000, intervalMs: 50, show: showSteps },
+          );
+          // The time-skipping server fast-forwards through the 7-day default while the result is awaited.
+          await assert.rejects(
+            handle.result(),
+            (err: unknown) =>
+              err instanceof WorkflowFailedError &&
+              err.cause instanceof ApplicationFailure &&
+              err.cause.type === 'OperatorWaitExpired' &&
+              /image:core waited 7d \(timeouts\.operator_wait\)/.test(err.cause.message),
+          );
+          const final = await handle.query(statusQuery);
+          assert.equal(final.steps.find((s) => s.step === 'image:core')?.state, 'failed');
+        },
+        timeEnv,
+      );
     });
 
     // On the real dev server: the time-skipping test server records an activity's cancellation
